@@ -1,0 +1,187 @@
+//! A tiny child program for procpump's tests, examples and benches.
+//!
+//! It is written in Rust and built by this crate, so everything that spawns it runs wherever
+//! the crate does: no `sh`, `cat` or `sleep` from the host. Usage: `procpump-test-child MODE
+//! [ARGS…]`; see `main` for the modes. Generated data is `pattern(i) = i % 251`, which no
+//! power-of-two chunking lines up with.
+
+use std::io::{self, BufRead, Read, Write};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::Duration;
+
+const BLOCK: usize = 64 * 1024;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| -> u64 { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
+    let result = match args.first().map(String::as_str) {
+        // Copy stdin to stdout, chunk by chunk, until EOF.
+        Some("echo") => echo(false),
+        // Copy stdin to both stdout and stderr.
+        Some("echo-both") => echo(true),
+        // Echo stdin to stdout while writing N pattern bytes to stderr at the same time.
+        Some("echo-flood-err") => {
+            let n = arg(1);
+            let flood = thread::spawn(move || write_pattern(&mut io::stderr().lock(), n));
+            echo(false).and_then(|()| flood.join().expect("stderr thread"))
+        }
+        // Write N pattern bytes to stdout / stderr / both.
+        Some("write") => write_pattern(&mut io::stdout().lock(), arg(1)),
+        Some("write-err") => write_pattern(&mut io::stderr().lock(), arg(1)),
+        Some("write-both") => {
+            let n = arg(1);
+            let err = thread::spawn(move || write_pattern(&mut io::stderr().lock(), n));
+            write_pattern(&mut io::stdout().lock(), n).and_then(|()| err.join().expect("thread"))
+        }
+        // Read stdin to EOF, then print how many bytes it held and whether they were the pattern.
+        Some("count") => count(),
+        // Alternate "o<i>\n" on stdout and "e<i>\n" on stderr N times, flushing each line.
+        Some("interleave") => interleave(arg(1)),
+        // Print N lines "line <i>", sleeping MS milliseconds between them.
+        Some("lines") => lines(arg(1), arg(2)),
+        // Write the given text to stdout with no newline, then exit.
+        Some("print") => io::stdout().write_all(args.get(1).map_or("", |s| s).as_bytes()),
+        // A prompt-driven program: prints "> ", reads a line, answers "got <line>".
+        Some("prompt") => prompt(),
+        // Sleep MS milliseconds, then exit 0 without touching stdin.
+        Some("sleep") => {
+            thread::sleep(Duration::from_millis(arg(1)));
+            Ok(())
+        }
+        // Exit at once with the given code, reading nothing.
+        Some("exit") => return ExitCode::from(arg(1) as u8),
+        // Start a grandchild that sleeps MS milliseconds holding our pipes, then exit at once.
+        Some("grandchild") => grandchild(arg(1)),
+        // Print "ready", then write forever (until killed or the pipe breaks).
+        Some("flood") => flood(),
+        _ => {
+            eprintln!("procpump-test-child: unknown mode {args:?}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe is how tests stop some modes: it is not a failure to report loudly.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(3),
+        Err(e) => {
+            eprintln!("procpump-test-child: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn pattern(offset: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = ((offset + i as u64) % 251) as u8;
+    }
+}
+
+fn write_pattern(out: &mut impl Write, n: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; BLOCK];
+    let mut done = 0;
+    while done < n {
+        let len = (n - done).min(BLOCK as u64) as usize;
+        pattern(done, &mut buf[..len]);
+        out.write_all(&buf[..len])?;
+        done += len as u64;
+    }
+    out.flush()
+}
+
+fn echo(both: bool) -> io::Result<()> {
+    let mut input = io::stdin().lock();
+    let mut out = io::stdout().lock();
+    let mut err = io::stderr().lock();
+    let mut buf = vec![0u8; BLOCK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..n])?;
+        out.flush()?;
+        if both {
+            err.write_all(&buf[..n])?;
+            err.flush()?;
+        }
+    }
+}
+
+fn count() -> io::Result<()> {
+    let mut input = io::stdin().lock();
+    let mut buf = vec![0u8; BLOCK];
+    let mut expect = vec![0u8; BLOCK];
+    let (mut total, mut is_pattern) = (0u64, true);
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        pattern(total, &mut expect[..n]);
+        is_pattern &= buf[..n] == expect[..n];
+        total += n as u64;
+    }
+    println!("{total} {}", if is_pattern { "pattern" } else { "other" });
+    Ok(())
+}
+
+fn interleave(n: u64) -> io::Result<()> {
+    for i in 0..n {
+        let mut out = io::stdout().lock();
+        write!(out, "o{i}\n")?;
+        out.flush()?;
+        drop(out);
+        let mut err = io::stderr().lock();
+        write!(err, "e{i}\n")?;
+        err.flush()?;
+    }
+    Ok(())
+}
+
+fn lines(n: u64, ms: u64) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    for i in 0..n {
+        writeln!(out, "line {i}")?;
+        out.flush()?;
+        thread::sleep(Duration::from_millis(ms));
+    }
+    Ok(())
+}
+
+fn prompt() -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let mut input = io::stdin().lock();
+    loop {
+        out.write_all(b"> ")?;
+        out.flush()?;
+        let mut line = String::new();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        write!(out, "got {}", line)?;
+    }
+}
+
+fn grandchild(ms: u64) -> io::Result<()> {
+    let me = std::env::current_exe()?;
+    // The grandchild inherits our stdin, stdout and stderr, so it holds the parent's pipes.
+    Command::new(me)
+        .args(["sleep", &ms.to_string()])
+        .stdin(Stdio::inherit())
+        .spawn()?;
+    println!("spawned");
+    Ok(())
+}
+
+fn flood() -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(b"ready\n")?;
+    out.flush()?;
+    let buf = vec![b'x'; BLOCK];
+    loop {
+        out.write_all(&buf)?;
+    }
+}

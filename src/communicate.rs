@@ -1,0 +1,156 @@
+//! `communicate`: write all input, read both outputs to EOF, wait for exit — never deadlocking,
+//! and losing nothing on a timeout.
+
+use std::process::Output;
+use std::time::Duration;
+
+use crossbeam_channel::Select;
+use parking_lot::MutexGuard;
+
+use crate::input::InputPump;
+use crate::output::{OutputPump, State};
+use crate::{deadline_after, Error, Popen, Result, Stream};
+
+impl Popen {
+    /// Blocks until the child has taken `input` (or closed its stdin), both outputs reached EOF
+    /// and the child exited, or until `timeout` passed; returns the status and all output not
+    /// returned by earlier calls.
+    ///
+    /// Stdin is closed once the input is written, so the child sees EOF. A child that exits
+    /// without reading all its input is not an error. Output of a stream that was not captured
+    /// is empty. `None` waits as long as it takes; so does `Some(Duration::MAX)`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when `timeout` passes first. Nothing is lost then: the output read so
+    /// far and the input not yet written stay with the `Popen`, and calling
+    /// `communicate(b"", ..)` again continues writing that input and returns all the output
+    /// from the first call on, exactly once (as CPython's `communicate` does). Input given to a
+    /// later call is appended to what is still unsent.
+    ///
+    /// [`Error::NotCaptured`] for non-empty `input` when stdin was not piped;
+    /// [`Error::StdinClosed`] for non-empty `input` after stdin was closed;
+    /// [`Error::Io`] if reading or writing a pipe failed (the output stays buffered).
+    pub fn communicate(&self, input: &[u8], timeout: Option<Duration>) -> Result<Output> {
+        let deadline = timeout.and_then(deadline_after);
+        let timed_out = || Error::timeout("communicate", timeout.unwrap_or(Duration::MAX));
+        let mut unsent = match deadline {
+            None => self.unsent.lock(),
+            Some(d) => self.unsent.try_lock_until(d).ok_or_else(timed_out)?,
+        };
+        if !input.is_empty() {
+            let stdin = self.input()?;
+            if stdin.is_closed() && unsent.is_empty() {
+                return Err(Error::StdinClosed);
+            }
+            unsent.append(input);
+        }
+        // Holding the output locks for the whole call keeps the bytes in order: no other
+        // thread consumes from these streams meanwhile.
+        let mut outs: Vec<(Stream, &OutputPump, MutexGuard<'_, State>)> = Vec::with_capacity(2);
+        for which in [Stream::Stdout, Stream::Stderr] {
+            if let Ok(pump) = self.output(which) {
+                let st = pump.lock_until(deadline).ok_or_else(timed_out)?;
+                outs.push((which, pump, st));
+            }
+        }
+        loop {
+            if let Some(stdin) = &self.stdin {
+                feed(stdin, &mut unsent)?;
+            }
+            for (_, pump, st) in outs.iter_mut() {
+                pump.pull(st, usize::MAX);
+            }
+            let reading = outs.iter().any(|(_, _, st)| !st.is_ended());
+            if unsent.is_empty() && !reading {
+                break;
+            }
+            // Sleep until a pipe can make progress; the next turn of the loop makes it.
+            let tx = match (&self.stdin, unsent.is_empty()) {
+                (Some(stdin), false) => stdin.sender(),
+                _ => None,
+            };
+            let mut sel = Select::new();
+            if let Some(tx) = &tx {
+                sel.send(tx);
+            }
+            for (_, pump, st) in &outs {
+                if !st.is_ended() {
+                    sel.recv(pump.receiver());
+                }
+            }
+            match deadline {
+                None => {
+                    sel.ready();
+                }
+                Some(d) => {
+                    sel.ready_deadline(d).map_err(|_| timed_out())?;
+                }
+            }
+        }
+        let status = self.wait_until(deadline)?.ok_or_else(timed_out)?;
+        for (_, _, st) in outs.iter_mut() {
+            if let Some(e) = st.take_error_now() {
+                return Err(Error::Io(e));
+            }
+        }
+        let mut output = Output {
+            status,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        for (which, _, st) in outs.iter_mut() {
+            let all = st.take(usize::MAX);
+            match which {
+                Stream::Stdout => output.stdout = all,
+                Stream::Stderr => output.stderr = all,
+            }
+        }
+        Ok(output)
+    }
+}
+
+/// Input given to `communicate` and not yet queued; kept across a timeout.
+#[derive(Debug, Default)]
+pub(crate) struct Unsent {
+    data: Vec<u8>,
+    /// Bytes of `data` already queued: an offset, so a large input is not shifted per send.
+    pos: usize,
+}
+
+impl Unsent {
+    fn append(&mut self, more: &[u8]) {
+        self.data.drain(..self.pos);
+        self.pos = 0;
+        self.data.extend_from_slice(more);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos == self.data.len()
+    }
+
+    fn clear(&mut self) {
+        self.data = Vec::new();
+        self.pos = 0;
+    }
+}
+
+/// Queues what fits of `unsent` without blocking; closes stdin once it is all queued.
+fn feed(stdin: &InputPump, unsent: &mut Unsent) -> Result<()> {
+    if !unsent.is_empty() {
+        match stdin.send(&unsent.data[unsent.pos..]) {
+            Ok(n) => {
+                unsent.pos += n;
+                if unsent.is_empty() {
+                    unsent.clear();
+                }
+            }
+            // The child closed its stdin: it will not read the rest, which is its business.
+            Err(Error::StdinClosed) => unsent.clear(),
+            Err(e) => return Err(e),
+        }
+    }
+    if unsent.is_empty() {
+        stdin.close();
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! How a child is started: what is captured, how much may wait in memory, what drop does.
+
+use std::process::Command;
+
+use crate::{Popen, Result};
+
+/// What happens to one of the child's standard streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Capture {
+    /// A pipe served by a procpump thread (the default for all three streams).
+    #[default]
+    Piped,
+    /// The child shares the parent's stream.
+    Inherit,
+    /// Connected to the null device.
+    Null,
+}
+
+/// Options for [`Popen`], built in the style of `std::fs::OpenOptions`.
+///
+/// Setting an option returns immediately; [`spawn`](Options::spawn) starts the child.
+///
+/// ```
+/// use procpump::{Capture, Options};
+/// # let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_procpump-test-child"));
+/// # cmd.arg("exit").arg("0");
+/// let child = Options::new()
+///     .merge_stderr(true)          // stderr arrives on stdout, in the child's order
+///     .stdin(Capture::Null)
+///     .output_capacity(64 * 1024)  // at most 64 KiB waits per output stream
+///     .kill_on_drop(true)
+///     .spawn(&mut cmd)?;
+/// assert!(child.wait()?.success());
+/// # Ok::<(), procpump::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) stdin: Capture,
+    pub(crate) stdout: Capture,
+    pub(crate) stderr: Capture,
+    pub(crate) merge_stderr: bool,
+    pub(crate) output_capacity: usize,
+    pub(crate) input_capacity: usize,
+    pub(crate) chunk_size: usize,
+    pub(crate) kill_on_drop: bool,
+}
+
+/// Default bytes that may wait in memory per output stream, and queued for stdin.
+pub const DEFAULT_CAPACITY: usize = 256 * 1024;
+/// Default largest read a reader thread makes, and largest write the writer makes.
+pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stdin: Capture::Piped,
+            stdout: Capture::Piped,
+            stderr: Capture::Piped,
+            merge_stderr: false,
+            output_capacity: DEFAULT_CAPACITY,
+            input_capacity: DEFAULT_CAPACITY,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            kill_on_drop: false,
+        }
+    }
+}
+
+impl Options {
+    /// Returns immediately with the defaults: all three streams piped, 256 KiB per stream,
+    /// 64 KiB chunks, the child left running on drop.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Returns immediately; sets what the child's stdin is.
+    pub fn stdin(&mut self, capture: Capture) -> &mut Self {
+        self.stdin = capture;
+        self
+    }
+
+    /// Returns immediately; sets what the child's stdout is.
+    pub fn stdout(&mut self, capture: Capture) -> &mut Self {
+        self.stdout = capture;
+        self
+    }
+
+    /// Returns immediately; sets what the child's stderr is (ignored when merged).
+    pub fn stderr(&mut self, capture: Capture) -> &mut Self {
+        self.stderr = capture;
+        self
+    }
+
+    /// Returns immediately; when `true`, stdout and stderr share one pipe, so the bytes arrive
+    /// on [`Stream::Stdout`](crate::Stream::Stdout) exactly in the order the child wrote them.
+    /// Requires stdout to be [`Capture::Piped`].
+    pub fn merge_stderr(&mut self, merge: bool) -> &mut Self {
+        self.merge_stderr = merge;
+        self
+    }
+
+    /// Returns immediately; sets how many bytes of output may wait in memory per stream before
+    /// the reader stops reading (and the child, once its pipe is full, blocks).
+    ///
+    /// The reader thread may hold one more chunk in hand while it waits for room.
+    pub fn output_capacity(&mut self, bytes: usize) -> &mut Self {
+        self.output_capacity = bytes;
+        self
+    }
+
+    /// Returns immediately; sets how many bytes [`send`](Popen::send) may queue for the child's
+    /// stdin before it starts returning short counts.
+    pub fn input_capacity(&mut self, bytes: usize) -> &mut Self {
+        self.input_capacity = bytes;
+        self
+    }
+
+    /// Returns immediately; sets the largest single read from an output pipe (and the size
+    /// the writer coalesces small sends into). Capped at the capacities.
+    pub fn chunk_size(&mut self, bytes: usize) -> &mut Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// Returns immediately; when `true`, dropping the [`Popen`] kills the child.
+    pub fn kill_on_drop(&mut self, kill: bool) -> &mut Self {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    /// Returns once the child has started (it does not wait for the child to do anything).
+    ///
+    /// The `Command`'s own stdio settings are replaced by these options.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption) for a zero capacity or chunk size,
+    /// or `merge_stderr` without a piped stdout; [`Error::Spawn`](crate::Error::Spawn) when the
+    /// program cannot be started.
+    pub fn spawn(&self, cmd: &mut Command) -> Result<Popen> {
+        Popen::spawn_with(cmd, self)
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        use crate::Error::InvalidOption;
+        if self.chunk_size == 0 {
+            return Err(InvalidOption("chunk_size must be at least 1"));
+        }
+        if self.output_capacity == 0 || self.input_capacity == 0 {
+            return Err(InvalidOption("capacities must be at least 1 byte"));
+        }
+        if self.merge_stderr && self.stdout != Capture::Piped {
+            return Err(InvalidOption("merge_stderr needs stdout to be Capture::Piped"));
+        }
+        Ok(())
+    }
+}
+
+/// How a byte bound becomes a bounded channel: chunks of at most `chunk` bytes, and few enough
+/// slots that `slots * chunk <= capacity` (with at least one slot).
+pub(crate) fn slots_and_chunk(capacity: usize, chunk: usize, min_slots: usize) -> (usize, usize) {
+    let chunk = chunk.min(capacity).min(capacity.div_ceil(min_slots)).max(1);
+    ((capacity / chunk).max(1), chunk)
+}

@@ -1,0 +1,353 @@
+//! The output pump: what happens to the child's stdout (or stderr).
+//!
+//! A reader thread reads the pipe in chunks and sends them into a bounded channel, so at most
+//! `slots * chunk` bytes wait there (plus the one chunk the reader holds while the channel is
+//! full). The caller's side owns the bytes taken out of the channel but not yet returned
+//! (`State::chunks`): the tail of a chunk that `maxsize` cut, and whatever `wait` or
+//! `communicate` moved out of the channel to keep the child from blocking.
+//!
+//! Locking: holding `state` is the right to consume from `rx`. That keeps the bytes in order
+//! whatever mix of calls and threads is used, and lets a blocking read wait on the channel
+//! itself (no polling) while it holds the lock.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::process::THREAD_STACK;
+use crate::{Error, Result};
+
+/// What a reader thread sends.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Data(Chunk),
+    /// The read failed; the reader stops after sending this.
+    Failed(io::Error),
+}
+
+/// Bytes from one read, stamped with a counter shared by the stdout and stderr readers so that
+/// output from both can be returned in arrival order.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) seq: u64,
+    pub(crate) data: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub(crate) struct OutputPump {
+    rx: Receiver<Msg>,
+    state: Mutex<State>,
+    /// Mirrors `State::ended`, readable without the lock (by `wait`'s drain loop).
+    ended: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    chunks: VecDeque<Chunk>,
+    /// How much of the front chunk was already returned.
+    front_pos: usize,
+    /// Bytes in `chunks` not yet returned.
+    bytes: usize,
+    /// The reader finished (EOF or error) and everything it sent is in `chunks`.
+    ended: bool,
+    /// A read error, returned once the bytes before it have been returned.
+    error: Option<io::Error>,
+}
+
+/// Result of one blocking wait on the channel.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Filled {
+    Yes,
+    TimedOut,
+}
+
+impl OutputPump {
+    /// Starts the reader thread for `pipe`.
+    pub(crate) fn start<R: Read + Send + 'static>(
+        name: String,
+        pipe: R,
+        chunk: usize,
+        slots: usize,
+        seq: Arc<AtomicU64>,
+    ) -> io::Result<OutputPump> {
+        let (tx, rx) = bounded(slots);
+        thread::Builder::new()
+            .name(name)
+            .stack_size(THREAD_STACK)
+            .spawn(move || read_loop(pipe, chunk, &tx, &seq))?;
+        Ok(OutputPump {
+            rx,
+            state: Mutex::new(State::default()),
+            ended: AtomicBool::new(false),
+        })
+    }
+
+    /// Returns immediately with the lock, or `None` if another thread is reading this stream.
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
+        self.state.try_lock()
+    }
+
+    /// Waits until `deadline` (forever for `None`) for the right to read this stream.
+    pub(crate) fn lock_until(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, State>> {
+        match deadline {
+            None => Some(self.state.lock()),
+            Some(d) => self.state.try_lock_until(d),
+        }
+    }
+
+    pub(crate) fn receiver(&self) -> &Receiver<Msg> {
+        &self.rx
+    }
+
+    /// Returns immediately: whether the reader finished and its last message was taken.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Returns immediately: moves messages from the channel into `st` until it holds at least
+    /// `up_to` bytes or the channel is empty. Stopping at `up_to` keeps the memory bound: what
+    /// is moved out frees channel slots for the reader.
+    pub(crate) fn pull(&self, st: &mut State, up_to: usize) {
+        while !st.ended && (st.bytes < up_to || st.chunks.is_empty()) {
+            match self.rx.try_recv() {
+                Ok(msg) => st.push(msg),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => self.mark_ended(st),
+            }
+        }
+    }
+
+    /// Blocks until one message arrives (or the reader finishes), or `deadline` passes.
+    pub(crate) fn fill(&self, st: &mut State, deadline: Option<Instant>) -> Filled {
+        if st.ended {
+            return Filled::Yes;
+        }
+        let got = match deadline {
+            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(d) => self.rx.recv_deadline(d),
+        };
+        match got {
+            Ok(msg) => st.push(msg),
+            Err(RecvTimeoutError::Disconnected) => self.mark_ended(st),
+            Err(RecvTimeoutError::Timeout) => return Filled::TimedOut,
+        }
+        Filled::Yes
+    }
+
+    /// Takes a message that a `Select` over several receivers already received.
+    pub(crate) fn accept(&self, st: &mut State, got: Result<Msg, crossbeam_channel::RecvError>) {
+        match got {
+            Ok(msg) => st.push(msg),
+            Err(_) => self.mark_ended(st),
+        }
+    }
+
+    fn mark_ended(&self, st: &mut State) {
+        st.ended = true;
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// Returns immediately with up to `maxsize` bytes: `Some` (possibly empty) while the stream
+    /// is open, `None` once it ended and every byte was returned; a read error comes out once,
+    /// after the bytes before it.
+    pub(crate) fn recv(&self, maxsize: usize) -> Result<Option<Vec<u8>>> {
+        let Some(mut st) = self.try_lock() else {
+            // Another thread is reading this stream right now; it gets the bytes.
+            return Ok(Some(Vec::new()));
+        };
+        self.pull(&mut st, maxsize);
+        st.finish(maxsize)
+    }
+
+    /// Waits until `deadline` for the first byte, then returns everything that is there.
+    pub(crate) fn recv_deadline(&self, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+        let Some(mut st) = self.lock_until(deadline) else {
+            return Ok(Some(Vec::new()));
+        };
+        loop {
+            self.pull(&mut st, usize::MAX);
+            if st.bytes > 0 || st.ended {
+                return st.finish(usize::MAX);
+            }
+            if self.fill(&mut st, deadline) == Filled::TimedOut {
+                return Ok(Some(Vec::new()));
+            }
+        }
+    }
+
+    /// Collects everything that arrives until `deadline` or the end of the stream.
+    pub(crate) fn read_until(&self, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+        let Some(mut st) = self.lock_until(deadline) else {
+            return Ok(Some(Vec::new()));
+        };
+        self.pull(&mut st, usize::MAX);
+        if st.ended && st.bytes == 0 {
+            return st.finish(usize::MAX);
+        }
+        let mut out = Vec::new();
+        loop {
+            self.pull(&mut st, usize::MAX);
+            let more = st.take(usize::MAX);
+            if out.is_empty() {
+                out = more;
+            } else {
+                out.extend_from_slice(&more);
+            }
+            if st.ended || self.fill(&mut st, deadline) == Filled::TimedOut {
+                break;
+            }
+        }
+        match st.take_error() {
+            // The error comes out now only if no bytes would be returned with it.
+            Some(e) if out.is_empty() => Err(Error::Io(e)),
+            Some(e) => {
+                st.error = Some(e);
+                Ok(Some(out))
+            }
+            None => Ok(Some(out)),
+        }
+    }
+
+    /// Puts bytes back at the front, to be returned before anything else.
+    pub(crate) fn unread(&self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        let mut st = self.state.lock();
+        st.unread(data);
+    }
+}
+
+impl State {
+    fn push(&mut self, msg: Msg) {
+        match msg {
+            Msg::Data(chunk) => {
+                self.bytes += chunk.data.len();
+                self.chunks.push_back(chunk);
+            }
+            Msg::Failed(e) => self.error = Some(e),
+        }
+    }
+
+    fn unread(&mut self, data: Vec<u8>) {
+        if self.front_pos > 0 {
+            // Drop the returned head of the front chunk so the new chunk can go first.
+            if let Some(front) = self.chunks.front_mut() {
+                front.data.drain(..self.front_pos);
+            }
+            self.front_pos = 0;
+        }
+        self.bytes += data.len();
+        self.chunks.push_front(Chunk { seq: 0, data });
+    }
+
+    /// Bytes not yet returned.
+    pub(crate) fn buffered(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether the stream ended and every byte (and error) was returned.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.ended && self.bytes == 0 && self.error.is_none()
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The sequence number of the next byte to return, if one is buffered.
+    pub(crate) fn front_seq(&self) -> Option<u64> {
+        self.chunks.front().map(|c| c.seq)
+    }
+
+    /// Removes and returns up to `maxsize` buffered bytes, moving whole chunks where it can.
+    pub(crate) fn take(&mut self, maxsize: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < maxsize {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let rest = front.data.len() - self.front_pos;
+            let want = maxsize - out.len();
+            if rest > want {
+                out.extend_from_slice(&front.data[self.front_pos..self.front_pos + want]);
+                self.front_pos += want;
+                self.bytes -= want;
+                break;
+            }
+            let chunk = self.chunks.pop_front().map(|c| c.data).unwrap_or_default();
+            if out.is_empty() && self.front_pos == 0 {
+                out = chunk;
+            } else {
+                out.extend_from_slice(&chunk[self.front_pos..]);
+            }
+            self.front_pos = 0;
+            self.bytes -= rest;
+        }
+        out
+    }
+
+    /// Takes only the front chunk's remaining bytes (for arrival-order reads of two streams).
+    pub(crate) fn take_front(&mut self) -> Vec<u8> {
+        let rest = self
+            .chunks
+            .front()
+            .map_or(0, |c| c.data.len() - self.front_pos);
+        self.take(rest)
+    }
+
+    /// The `recv` result once bytes were pulled: data if any, else the error, else EOF.
+    pub(crate) fn finish(&mut self, maxsize: usize) -> Result<Option<Vec<u8>>> {
+        let out = self.take(maxsize);
+        if !out.is_empty() || self.bytes > 0 || !self.ended {
+            return Ok(Some(out));
+        }
+        match self.error.take() {
+            Some(e) => Err(Error::Io(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the pending read error even if bytes are still buffered (they stay buffered).
+    pub(crate) fn take_error_now(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    /// Takes the pending read error, if the stream ended with one and its bytes are gone.
+    pub(crate) fn take_error(&mut self) -> Option<io::Error> {
+        if self.bytes == 0 {
+            self.error.take()
+        } else {
+            None
+        }
+    }
+}
+
+fn read_loop<R: Read>(mut pipe: R, chunk: usize, tx: &Sender<Msg>, seq: &AtomicU64) {
+    let mut buf = vec![0u8; chunk];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                let seq = seq.fetch_add(1, Ordering::Relaxed);
+                let data = buf[..n].to_vec();
+                // A closed channel means the Popen is gone: returning drops the pipe, so a child
+                // that keeps writing sees a broken pipe instead of blocking forever.
+                if tx.send(Msg::Data(Chunk { seq, data })).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.send(Msg::Failed(e));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Reading both output streams at once, in arrival order.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Select;
+use parking_lot::MutexGuard;
+
+use crate::output::{OutputPump, State};
+use crate::{deadline_after, Error, Popen, Result, Stream};
+
+impl Popen {
+    /// Waits at most `timeout` for output on either stream and returns the first chunk to
+    /// arrive, with the stream it came on: `Some((stream, bytes))` with non-empty bytes, or
+    /// `None` once both streams reached EOF and every byte was returned.
+    ///
+    /// Chunks come out in the order the reader threads read them, across both streams; each
+    /// call returns the rest of one chunk. Streams that were not captured are skipped.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if nothing arrived in time (`Duration::ZERO` does not wait,
+    /// `Duration::MAX` waits for output or EOF however long); [`Error::Io`] once if reading a
+    /// pipe failed; [`Error::NotCaptured`] if neither stream was piped.
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use procpump::{Popen, Stream};
+    ///
+    /// let child = Popen::spawn(Command::new(env!("CARGO_BIN_EXE_procpump-test-child")).args(["write-both", "10"]))?;
+    /// let (mut out, mut err) = (Vec::new(), Vec::new());
+    /// while let Some((stream, bytes)) = child.recv_any(Duration::from_secs(10))? {
+    ///     match stream {
+    ///         Stream::Stdout => out.extend(bytes),
+    ///         Stream::Stderr => err.extend(bytes),
+    ///     }
+    /// }
+    /// assert_eq!((out.len(), err.len()), (10, 10));
+    /// # Ok::<(), procpump::Error>(())
+    /// ```
+    pub fn recv_any(&self, timeout: Duration) -> Result<Option<(Stream, Vec<u8>)>> {
+        self.recv_any_until(deadline_after(timeout))
+            .ok_or_else(|| Error::timeout("recv_any", timeout))?
+    }
+
+    /// Blocks until output arrives on either stream, in arrival order, as an iterator that
+    /// ends when both streams reached EOF and every byte was returned.
+    ///
+    /// Each item is what [`recv_any`](Popen::recv_any) with no timeout returns.
+    pub fn events(&self) -> Events<'_> {
+        Events { popen: self }
+    }
+
+    /// `None` on timeout.
+    fn recv_any_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Option<Result<Option<(Stream, Vec<u8>)>>> {
+        let mut outs: Vec<(Stream, &OutputPump, MutexGuard<'_, State>)> = Vec::with_capacity(2);
+        for which in [Stream::Stdout, Stream::Stderr] {
+            if let Ok(pump) = self.output(which) {
+                // Always stdout before stderr, as in `communicate`: no lock-order deadlock.
+                outs.push((which, pump, pump.lock_until(deadline)?));
+            }
+        }
+        if outs.is_empty() {
+            return Some(Err(Error::NotCaptured { stream: "stdout" }));
+        }
+        loop {
+            for (_, pump, st) in outs.iter_mut() {
+                pump.pull(st, 1);
+            }
+            let first = outs
+                .iter_mut()
+                .filter(|(_, _, st)| st.front_seq().is_some())
+                .min_by_key(|(_, _, st)| st.front_seq());
+            if let Some((which, _, st)) = first {
+                return Some(Ok(Some((*which, st.take_front()))));
+            }
+            for (_, _, st) in outs.iter_mut() {
+                if let Some(e) = st.take_error() {
+                    return Some(Err(Error::Io(e)));
+                }
+            }
+            if outs.iter().all(|(_, _, st)| st.is_drained()) {
+                return Some(Ok(None));
+            }
+            let open: Vec<usize> = (0..outs.len())
+                .filter(|&i| !outs[i].2.is_ended())
+                .collect();
+            let mut sel = Select::new();
+            for &i in &open {
+                sel.recv(outs[i].1.receiver());
+            }
+            let oper = match deadline {
+                None => sel.select(),
+                Some(d) => sel.select_deadline(d).ok()?,
+            };
+            let (_, pump, st) = &mut outs[open[oper.index()]];
+            let got = oper.recv(pump.receiver());
+            pump.accept(st, got);
+        }
+    }
+}
+
+/// The blocking iterator returned by [`Popen::events`]: `(stream, bytes)` in arrival order.
+#[derive(Debug)]
+pub struct Events<'a> {
+    popen: &'a Popen,
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<(Stream, Vec<u8>)>;
+
+    /// Blocks until the next chunk arrives on either stream, or both reach EOF (`None`).
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.popen.recv_any_until(None)? {
+            Ok(Some(event)) => Some(Ok(event)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

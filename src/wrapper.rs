@@ -1,0 +1,167 @@
+//! `ProcessIoWrapper`: the child as a file, like a `TcpStream` with timeouts.
+
+use std::io::{self, BufRead, Read, Write};
+use std::time::Duration;
+
+use crate::{deadline_after, Error, Popen, Stream};
+
+/// A child process used as a file: [`Read`] and [`BufRead`] take its stdout, [`Write`] feeds
+/// its stdin (the PEP's `ProcessIOWrapper`).
+///
+/// It behaves like a `TcpStream` with timeouts: `read` blocks until at least one byte, EOF
+/// (`Ok(0)`) or the read timeout (`ErrorKind::TimedOut`, nothing lost); `write` blocks until
+/// at least one byte is queued or the write timeout passes; `flush` waits until everything
+/// queued was written to the pipe. With no timeout set (the default), they wait as long as it
+/// takes; a zero timeout means "do not wait".
+///
+/// ```
+/// use std::io::{BufRead, Write};
+/// use std::process::Command;
+/// use procpump::{Popen, ProcessIoWrapper};
+///
+/// let child = Popen::spawn(Command::new(env!("CARGO_BIN_EXE_procpump-test-child")).arg("echo"))?;
+/// let mut file = ProcessIoWrapper::new(child);
+/// file.write_all(b"one\ntwo\n")?;
+/// let mut line = String::new();
+/// file.read_line(&mut line)?;
+/// assert_eq!(line, "one\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Drop behavior
+///
+/// Dropping the wrapper drops its [`Popen`] (see there); bytes it had buffered are discarded.
+/// [`into_inner`](ProcessIoWrapper::into_inner) gives them back to the `Popen` instead.
+#[derive(Debug)]
+pub struct ProcessIoWrapper {
+    popen: Popen,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    /// Stdout bytes taken from the `Popen` and not yet read: the `BufRead` buffer.
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ProcessIoWrapper {
+    /// Returns immediately with a wrapper around `p`, with no timeouts.
+    pub fn new(p: Popen) -> ProcessIoWrapper {
+        ProcessIoWrapper {
+            popen: p,
+            read_timeout: None,
+            write_timeout: None,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Returns immediately; sets how long `read` and `fill_buf` wait (`None`: forever).
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) {
+        self.read_timeout = t;
+    }
+
+    /// Returns immediately; sets how long `write` and `flush` wait (`None`: forever).
+    pub fn set_write_timeout(&mut self, t: Option<Duration>) {
+        self.write_timeout = t;
+    }
+
+    /// Returns immediately with the read timeout.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// Returns immediately with the write timeout.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.write_timeout
+    }
+
+    /// Returns immediately with the wrapped `Popen`, for `wait`, `kill`, `recv_err`, ….
+    ///
+    /// Stdout bytes the wrapper has buffered are not visible to the `Popen`'s `recv`.
+    pub fn get_ref(&self) -> &Popen {
+        &self.popen
+    }
+
+    /// Returns immediately with the `Popen`; stdout bytes the wrapper had buffered are put
+    /// back, so the `Popen`'s next `recv` returns them first.
+    pub fn into_inner(mut self) -> Popen {
+        let rest = self.buf.split_off(self.pos);
+        if let Ok(stdout) = self.popen.output(Stream::Stdout) {
+            stdout.unread(rest);
+        }
+        self.popen
+    }
+}
+
+fn deadline(t: Option<Duration>) -> Option<std::time::Instant> {
+    t.and_then(deadline_after)
+}
+
+fn timed_out(what: &'static str, t: Option<Duration>) -> io::Error {
+    Error::timeout(what, t.unwrap_or(Duration::MAX)).into()
+}
+
+impl BufRead for ProcessIoWrapper {
+    /// Blocks until stdout has at least one byte, reaches EOF (empty slice) or the read
+    /// timeout passes (`ErrorKind::TimedOut`).
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.buf.len() {
+            let stdout = self.popen.output(Stream::Stdout)?;
+            match stdout.recv_deadline(deadline(self.read_timeout))? {
+                None => return Ok(&[]),
+                Some(data) if data.is_empty() => return Err(timed_out("read", self.read_timeout)),
+                Some(data) => {
+                    self.buf = data;
+                    self.pos = 0;
+                }
+            }
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.buf.len());
+    }
+}
+
+impl Read for ProcessIoWrapper {
+    /// Blocks until at least one byte of stdout, EOF (`Ok(0)`) or the read timeout
+    /// (`ErrorKind::TimedOut`; nothing is lost).
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(out.len());
+            out[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl Write for ProcessIoWrapper {
+    /// Blocks until at least one byte is queued for stdin or the write timeout passes
+    /// (`ErrorKind::TimedOut`); `ErrorKind::BrokenPipe` once stdin is closed.
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let stdin = self.popen.input()?;
+        match stdin.send_some(data, deadline(self.write_timeout))? {
+            0 => Err(timed_out("write", self.write_timeout)),
+            n => Ok(n),
+        }
+    }
+
+    /// Blocks until everything queued was written to the pipe, or the write timeout passes.
+    fn flush(&mut self) -> io::Result<()> {
+        let stdin = self.popen.input()?;
+        if stdin.flush_until(deadline(self.write_timeout))? {
+            Ok(())
+        } else {
+            Err(timed_out("flush", self.write_timeout))
+        }
+    }
+}
