@@ -17,9 +17,14 @@
 //! use std::time::Duration;
 //! use procpump::Popen;
 //!
-//! # let program = env!("CARGO_BIN_EXE_procpump-test-child");
+//! # // This example runs itself as the child, which echoes stdin to stdout.
+//! # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+//! #     std::io::copy(&mut std::io::stdin(), &mut std::io::stdout())?;
+//! #     return Ok(());
+//! # }
+//! # let program = std::env::current_exe()?;
 //! // `program` echoes its stdin to its stdout.
-//! let child = Popen::spawn(Command::new(program).arg("echo"))?;
+//! let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
 //! child.send(b"ping\n")?;                                   // never blocks
 //! let reply = child.recv_timeout(procpump::Stream::Stdout, Duration::from_secs(10))?;
 //! assert_eq!(reply.as_deref(), Some(&b"ping\n"[..]));

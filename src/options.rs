@@ -23,8 +23,9 @@ pub enum Capture {
 ///
 /// ```
 /// use procpump::{Capture, Options};
-/// # let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_procpump-test-child"));
-/// # cmd.arg("exit").arg("0");
+/// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() { return Ok(()); }
+/// # let mut cmd = std::process::Command::new(std::env::current_exe()?);
+/// # cmd.env("PROCPUMP_DOC_CHILD", "1"); // this example runs itself as the child
 /// let child = Options::new()
 ///     .merge_stderr(true)          // stderr arrives on stdout, in the child's order
 ///     .stdin(Capture::Null)
@@ -149,7 +150,9 @@ impl Options {
             return Err(InvalidOption("capacities must be at least 1 byte"));
         }
         if self.merge_stderr && self.stdout != Capture::Piped {
-            return Err(InvalidOption("merge_stderr needs stdout to be Capture::Piped"));
+            return Err(InvalidOption(
+                "merge_stderr needs stdout to be Capture::Piped",
+            ));
         }
         Ok(())
     }

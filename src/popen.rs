@@ -47,7 +47,13 @@ impl Stream {
 /// use std::time::Duration;
 /// use procpump::Popen;
 ///
-/// let child = Popen::spawn(Command::new(env!("CARGO_BIN_EXE_procpump-test-child")).arg("echo"))?;
+/// # // This example runs itself as the child, which echoes stdin to stdout.
+/// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+/// #     std::io::copy(&mut std::io::stdin(), &mut std::io::stdout())?;
+/// #     return Ok(());
+/// # }
+/// # let program = std::env::current_exe()?;
+/// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
 /// child.send(b"hello\n")?;                                     // returns at once
 /// let echoed = child.asyncread(Duration::from_millis(200))?;   // waits at most 200 ms
 /// child.close_stdin();

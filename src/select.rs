@@ -8,6 +8,9 @@ use parking_lot::MutexGuard;
 use crate::output::{OutputPump, State};
 use crate::{deadline_after, Error, Popen, Result, Stream};
 
+/// A chunk of output and the stream it came on.
+type Tagged = (Stream, Vec<u8>);
+
 impl Popen {
     /// Waits at most `timeout` for output on either stream and returns the first chunk to
     /// arrive, with the stream it came on: `Some((stream, bytes))` with non-empty bytes, or
@@ -26,7 +29,14 @@ impl Popen {
     /// use std::time::Duration;
     /// use procpump::{Popen, Stream};
     ///
-    /// let child = Popen::spawn(Command::new(env!("CARGO_BIN_EXE_procpump-test-child")).args(["write-both", "10"]))?;
+    /// # // This example runs itself as the child, which writes ten bytes to each stream.
+    /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+    /// #     print!("0123456789");
+    /// #     eprint!("0123456789");
+    /// #     return Ok(());
+    /// # }
+    /// # let program = std::env::current_exe()?;
+    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
     /// let (mut out, mut err) = (Vec::new(), Vec::new());
     /// while let Some((stream, bytes)) = child.recv_any(Duration::from_secs(10))? {
     ///     match stream {
@@ -51,10 +61,7 @@ impl Popen {
     }
 
     /// `None` on timeout.
-    fn recv_any_until(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Option<Result<Option<(Stream, Vec<u8>)>>> {
+    fn recv_any_until(&self, deadline: Option<Instant>) -> Option<Result<Option<Tagged>>> {
         let mut outs: Vec<(Stream, &OutputPump, MutexGuard<'_, State>)> = Vec::with_capacity(2);
         for which in [Stream::Stdout, Stream::Stderr] {
             if let Ok(pump) = self.output(which) {
@@ -84,9 +91,7 @@ impl Popen {
             if outs.iter().all(|(_, _, st)| st.is_drained()) {
                 return Some(Ok(None));
             }
-            let open: Vec<usize> = (0..outs.len())
-                .filter(|&i| !outs[i].2.is_ended())
-                .collect();
+            let open: Vec<usize> = (0..outs.len()).filter(|&i| !outs[i].2.is_ended()).collect();
             let mut sel = Select::new();
             for &i in &open {
                 sel.recv(outs[i].1.receiver());

@@ -19,7 +19,13 @@ use crate::{deadline_after, Error, Popen, Stream};
 /// use std::process::Command;
 /// use procpump::{Popen, ProcessIoWrapper};
 ///
-/// let child = Popen::spawn(Command::new(env!("CARGO_BIN_EXE_procpump-test-child")).arg("echo"))?;
+/// # // This example runs itself as the child, which echoes stdin to stdout.
+/// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+/// #     std::io::copy(&mut std::io::stdin(), &mut std::io::stdout())?;
+/// #     return Ok(());
+/// # }
+/// # let program = std::env::current_exe()?;
+/// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
 /// let mut file = ProcessIoWrapper::new(child);
 /// file.write_all(b"one\ntwo\n")?;
 /// let mut line = String::new();

@@ -131,11 +131,11 @@ fn count() -> io::Result<()> {
 fn interleave(n: u64) -> io::Result<()> {
     for i in 0..n {
         let mut out = io::stdout().lock();
-        write!(out, "o{i}\n")?;
+        writeln!(out, "o{i}")?;
         out.flush()?;
         drop(out);
         let mut err = io::stderr().lock();
-        write!(err, "e{i}\n")?;
+        writeln!(err, "e{i}")?;
         err.flush()?;
     }
     Ok(())
