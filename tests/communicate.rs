@@ -24,7 +24,10 @@ fn thirty_two_mib_both_ways_while_stderr_floods_too() {
 fn communicate_returns_what_recv_did_not_take() {
     let p = Popen::spawn(&mut child(&["echo"])).unwrap();
     p.send(b"first|").unwrap();
-    let first = p.recv_timeout(procpump::Stream::Stdout, HANG).unwrap().unwrap();
+    let first = p
+        .recv_timeout(procpump::Stream::Stdout, HANG)
+        .unwrap()
+        .unwrap();
     assert_eq!(first, b"first|");
     let out = p.communicate(b"second", Some(HANG)).unwrap();
     assert_eq!(out.stdout, b"second");
@@ -34,9 +37,17 @@ fn communicate_returns_what_recv_did_not_take() {
 fn timeout_keeps_output_and_unsent_input_for_the_next_call() {
     let p = Popen::spawn(&mut child(&["grandchild", "800"])).unwrap();
     // Pipes stay open for 800 ms through the grandchild: this call must time out.
-    let err = p.communicate(b"", Some(Duration::from_millis(100))).unwrap_err();
+    let err = p
+        .communicate(b"", Some(Duration::from_millis(100)))
+        .unwrap_err();
     assert!(err.is_timeout(), "got {err:?}");
-    assert!(matches!(err, Error::Timeout { operation: "communicate", .. }));
+    assert!(matches!(
+        err,
+        Error::Timeout {
+            operation: "communicate",
+            ..
+        }
+    ));
     // The next call continues and returns all output from the start, exactly once.
     let out = p.communicate(b"", Some(HANG)).unwrap();
     assert_eq!(out.stdout, b"spawned\n");
@@ -68,7 +79,8 @@ fn a_child_that_exits_without_reading_is_not_an_error() {
 fn grandchild_holding_the_pipes_makes_communicate_time_out_on_time() {
     let p = Popen::spawn(&mut child(&["grandchild", "30000"])).unwrap();
     let err = within(HANG, move || {
-        p.communicate(b"", Some(Duration::from_millis(200))).unwrap_err()
+        p.communicate(b"", Some(Duration::from_millis(200)))
+            .unwrap_err()
     });
     assert!(err.is_timeout());
 }
@@ -77,7 +89,10 @@ fn grandchild_holding_the_pipes_makes_communicate_time_out_on_time() {
 fn communicate_with_input_after_close_is_stdin_closed() {
     let p = Popen::spawn(&mut child(&["echo"])).unwrap();
     p.close_stdin();
-    assert!(matches!(p.communicate(b"x", Some(HANG)), Err(Error::StdinClosed)));
+    assert!(matches!(
+        p.communicate(b"x", Some(HANG)),
+        Err(Error::StdinClosed)
+    ));
     let out = p.communicate(b"", Some(HANG)).unwrap();
     assert!(out.status.success());
 }

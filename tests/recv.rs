@@ -41,7 +41,11 @@ fn maxsize_cuts_chunks_without_losing_their_tails() {
 fn maxsize_zero_returns_empty_until_eof_and_then_none() {
     let p = Popen::spawn(&mut child(&["print", "abc"])).unwrap();
     p.wait().unwrap();
-    assert_eq!(p.recv(0).unwrap(), Some(Vec::new()), "bytes are waiting: not None");
+    assert_eq!(
+        p.recv(0).unwrap(),
+        Some(Vec::new()),
+        "bytes are waiting: not None"
+    );
     assert_eq!(p.recv(usize::MAX).unwrap(), Some(b"abc".to_vec()));
     let start = Instant::now();
     loop {
@@ -81,7 +85,9 @@ fn recv_timeout_returns_as_soon_as_data_arrives() {
 #[test]
 fn recv_timeout_times_out_with_empty_and_loses_nothing() {
     let p = Popen::spawn(&mut child(&["echo"])).unwrap();
-    let got = p.recv_timeout(Stream::Stdout, Duration::from_millis(30)).unwrap();
+    let got = p
+        .recv_timeout(Stream::Stdout, Duration::from_millis(30))
+        .unwrap();
     assert_eq!(got, Some(Vec::new()));
     p.send(b"late").unwrap();
     p.close_stdin();
@@ -102,9 +108,17 @@ fn asyncread_from_stderr_and_recv_err_read_stderr() {
     let p = Popen::spawn(&mut child(&["write-err", "100000"])).unwrap();
     let first = p.recv_err(10).unwrap().unwrap();
     let mut all = first;
-    all.extend(p.asyncread_from(Stream::Stderr, Duration::MAX).unwrap().unwrap());
+    all.extend(
+        p.asyncread_from(Stream::Stderr, Duration::MAX)
+            .unwrap()
+            .unwrap(),
+    );
     assert_eq!(all, pattern(100_000));
-    assert_eq!(p.asyncread(Duration::MAX).unwrap(), None, "stdout was empty");
+    assert_eq!(
+        p.asyncread(Duration::MAX).unwrap(),
+        None,
+        "stdout was empty"
+    );
 }
 
 #[test]
@@ -117,7 +131,9 @@ fn mixed_read_calls_return_each_byte_exactly_once() {
     loop {
         let got = match turn % 4 {
             0 => p.recv(1 + turn % 5000).unwrap(),
-            1 => p.recv_timeout(Stream::Stdout, Duration::from_millis(5)).unwrap(),
+            1 => p
+                .recv_timeout(Stream::Stdout, Duration::from_millis(5))
+                .unwrap(),
             2 => p.asyncread(Duration::from_millis(1)).unwrap(),
             _ => p.recv_from(Stream::Stdout, 65_537).unwrap(),
         };
@@ -154,10 +170,16 @@ fn reading_an_uncaptured_stream_is_a_typed_error() {
         p.recv_timeout(Stream::Stderr, Duration::ZERO),
         p.asyncread_from(Stream::Stderr, Duration::MAX),
     ] {
-        assert!(matches!(result, Err(Error::NotCaptured { stream: "stderr" })));
+        assert!(matches!(
+            result,
+            Err(Error::NotCaptured { stream: "stderr" })
+        ));
     }
     let stdout = p.asyncread(Duration::MAX).unwrap();
-    assert!(stdout.unwrap_or_default().is_empty(), "stdout is still readable");
+    assert!(
+        stdout.unwrap_or_default().is_empty(),
+        "stdout is still readable"
+    );
 }
 
 #[test]

@@ -43,7 +43,10 @@ fn send_returns_zero_when_the_queue_is_full_and_the_queue_is_bounded() {
         std::thread::sleep(Duration::from_millis(5));
     }
     // What went in is bounded by the pipe (a few KiB to 1 MiB, by platform) plus the queue.
-    assert!(queued < 4 << 20, "queued {queued} bytes: the bound is not enforced");
+    assert!(
+        queued < 4 << 20,
+        "queued {queued} bytes: the bound is not enforced"
+    );
     p.kill().unwrap();
 }
 
@@ -53,7 +56,10 @@ fn asyncwrite_waits_for_room_and_takes_everything() {
     let data = pattern(3_000_000);
     assert_eq!(p.asyncwrite(&data, Duration::MAX).unwrap(), data.len());
     p.close_stdin();
-    assert_eq!(p.communicate(b"", Some(HANG)).unwrap().stdout, b"3000000 pattern\n");
+    assert_eq!(
+        p.communicate(b"", Some(HANG)).unwrap().stdout,
+        b"3000000 pattern\n"
+    );
 }
 
 #[test]
@@ -64,7 +70,10 @@ fn asyncwrite_times_out_with_a_short_count() {
         .unwrap();
     let data = vec![1u8; 8 << 20];
     let taken = p.asyncwrite(&data, Duration::from_millis(100)).unwrap();
-    assert!(taken < data.len(), "a child that never reads cannot take 8 MiB");
+    assert!(
+        taken < data.len(),
+        "a child that never reads cannot take 8 MiB"
+    );
     assert_eq!(p.asyncwrite(&data, Duration::ZERO).unwrap(), 0);
     p.kill().unwrap();
 }
@@ -135,9 +144,15 @@ fn writing_to_an_uncaptured_stdin_is_a_typed_error() {
         .stdin(procpump::Capture::Null)
         .spawn(&mut child(&["count"]))
         .unwrap();
-    assert!(matches!(p.send(b"x"), Err(Error::NotCaptured { stream: "stdin" })));
+    assert!(matches!(
+        p.send(b"x"),
+        Err(Error::NotCaptured { stream: "stdin" })
+    ));
     assert!(p.asyncwrite(b"x", HANG).unwrap_err().is_not_captured());
     p.close_stdin(); // a no-op, not a panic
     let out = p.communicate(b"", Some(HANG)).unwrap();
-    assert_eq!(out.stdout, b"0 pattern\n", "the null device gives EOF at once");
+    assert_eq!(
+        out.stdout, b"0 pattern\n",
+        "the null device gives EOF at once"
+    );
 }

@@ -21,8 +21,14 @@ fn wait_does_not_deadlock_on_a_child_blocked_writing_and_loses_nothing() {
         p
     });
     let out = p.asyncread(Duration::MAX).unwrap().unwrap();
-    let err = p.asyncread_from(procpump::Stream::Stderr, Duration::MAX).unwrap().unwrap();
-    assert!(out == pattern(n) && err == pattern(n), "output lost or reordered by wait");
+    let err = p
+        .asyncread_from(procpump::Stream::Stderr, Duration::MAX)
+        .unwrap()
+        .unwrap();
+    assert!(
+        out == pattern(n) && err == pattern(n),
+        "output lost or reordered by wait"
+    );
 }
 
 #[test]
@@ -131,5 +137,8 @@ fn reading_and_waiting_from_different_threads_share_the_output_exactly_once() {
         assert!(start.elapsed() < HANG);
     }
     assert!(waiter.join().unwrap().success());
-    assert!(got == pattern(n), "bytes lost or repeated between reader and waiter");
+    assert!(
+        got == pattern(n),
+        "bytes lost or repeated between reader and waiter"
+    );
 }

@@ -38,6 +38,8 @@ fn main() -> ExitCode {
         Some("count") => count(),
         // Alternate "o<i>\n" on stdout and "e<i>\n" on stderr N times, flushing each line.
         Some("interleave") => interleave(arg(1)),
+        // As `interleave`, sleeping MS milliseconds after each line.
+        Some("interleave-slow") => interleave_slow(arg(1), arg(2)),
         // Print N lines "line <i>", sleeping MS milliseconds between them.
         Some("lines") => lines(arg(1), arg(2)),
         // Write the given text to stdout with no newline, then exit.
@@ -48,6 +50,11 @@ fn main() -> ExitCode {
         Some("sleep") => {
             thread::sleep(Duration::from_millis(arg(1)));
             Ok(())
+        }
+        // Sleep MS milliseconds, then create the file PATH: shows whether the child lived on.
+        Some("touch-after") => {
+            thread::sleep(Duration::from_millis(arg(1)));
+            std::fs::write(args.get(2).map_or("", |s| s), b"alive")
         }
         // Exit at once with the given code, reading nothing.
         Some("exit") => return ExitCode::from(arg(1) as u8),
@@ -131,12 +138,25 @@ fn count() -> io::Result<()> {
 fn interleave(n: u64) -> io::Result<()> {
     for i in 0..n {
         let mut out = io::stdout().lock();
-        writeln!(out, "o{i}")?;
+        out.write_all(format!("o{i}\n").as_bytes())?;
         out.flush()?;
         drop(out);
-        let mut err = io::stderr().lock();
-        writeln!(err, "e{i}")?;
-        err.flush()?;
+        io::stderr().write_all(format!("e{i}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+fn interleave_slow(n: u64, ms: u64) -> io::Result<()> {
+    for i in 0..n {
+        for (out, tag) in [
+            (&mut io::stdout() as &mut dyn Write, 'o'),
+            (&mut io::stderr(), 'e'),
+        ] {
+            // One write per line: stderr is unbuffered, and `writeln!` would write in pieces.
+            out.write_all(format!("{tag}{i}\n").as_bytes())?;
+            out.flush()?;
+            thread::sleep(Duration::from_millis(ms));
+        }
     }
     Ok(())
 }
