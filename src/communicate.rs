@@ -2,7 +2,7 @@
 //! and losing nothing on a timeout.
 
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Select;
 use parking_lot::MutexGuard;
@@ -63,6 +63,11 @@ impl Popen {
             let reading = outs.iter().any(|(_, _, st)| !st.is_ended());
             if unsent.is_empty() && !reading {
                 break;
+            }
+            // Checked on every turn: with a busy child something is always ready, so the
+            // `Select` below alone would never report the deadline.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(timed_out());
             }
             // Sleep until a pipe can make progress; the next turn of the loop makes it.
             let tx = match (&self.stdin, unsent.is_empty()) {

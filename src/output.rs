@@ -199,7 +199,9 @@ impl OutputPump {
             } else {
                 out.extend_from_slice(&more);
             }
-            if st.ended || self.fill(&mut st, deadline) == Filled::TimedOut {
+            // The deadline is checked here too: a busy child never lets `fill` time out.
+            let expired = deadline.is_some_and(|d| Instant::now() >= d);
+            if st.ended || expired || self.fill(&mut st, deadline) == Filled::TimedOut {
                 break;
             }
         }

@@ -39,21 +39,25 @@ fn maxsize_cuts_chunks_without_losing_their_tails() {
 
 #[test]
 fn maxsize_zero_returns_empty_until_eof_and_then_none() {
-    let p = Popen::spawn(&mut child(&["print", "abc"])).unwrap();
-    p.wait().unwrap();
-    assert_eq!(
-        p.recv(0).unwrap(),
-        Some(Vec::new()),
-        "bytes are waiting: not None"
-    );
-    assert_eq!(p.recv(usize::MAX).unwrap(), Some(b"abc".to_vec()));
+    let p = Popen::spawn(&mut child(&["echo"])).unwrap();
+    p.send(b"abc").unwrap();
+    for _ in 0..100 {
+        assert_eq!(
+            p.recv(0).unwrap(),
+            Some(Vec::new()),
+            "open stream: never None"
+        );
+    }
+    let got = p.recv_timeout(Stream::Stdout, HANG).unwrap();
+    assert_eq!(got, Some(b"abc".to_vec()), "maxsize 0 took nothing");
+    p.close_stdin();
     let start = Instant::now();
     loop {
         match p.recv(0).unwrap() {
             None => break,
             Some(b) => assert!(b.is_empty()),
         }
-        assert!(start.elapsed() < HANG);
+        assert!(start.elapsed() < HANG, "EOF never reported with maxsize 0");
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -114,10 +118,12 @@ fn asyncread_from_stderr_and_recv_err_read_stderr() {
             .unwrap(),
     );
     assert_eq!(all, pattern(100_000));
+    let stdout = p.asyncread(Duration::MAX).unwrap();
+    assert!(stdout.unwrap_or_default().is_empty(), "stdout was empty");
     assert_eq!(
         p.asyncread(Duration::MAX).unwrap(),
         None,
-        "stdout was empty"
+        "now known to be at EOF"
     );
 }
 
@@ -188,4 +194,16 @@ fn bytes_pass_through_raw() {
     let p = Popen::spawn(&mut child(&["echo"])).unwrap();
     let out = p.communicate(&data, Some(HANG)).unwrap();
     assert_eq!(out.stdout, data, "no newline or encoding translation");
+}
+
+#[test]
+fn asyncread_returns_on_time_even_while_the_child_floods() {
+    let p = Popen::spawn(&mut child(&["flood"])).unwrap();
+    let got = common::within(HANG, move || {
+        let zero = p.asyncread(Duration::ZERO).unwrap().unwrap();
+        let short = p.asyncread(Duration::from_millis(50)).unwrap().unwrap();
+        p.kill().unwrap();
+        zero.len() + short.len()
+    });
+    assert!(got > 0);
 }
