@@ -225,3 +225,68 @@ fn write_loop<W: Write>(mut pipe: W, rx: &Receiver<Vec<u8>>, chunk: usize, share
     shared.state.lock().finished = true;
     shared.changed.notify_all();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A pipe whose writes fail with `kind`.
+    struct Failing(io::ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::new(self.0, "write failed"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn soon() -> Option<Instant> {
+        Instant::now().checked_add(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_write_error_is_returned_once_then_stdin_is_closed() {
+        let pump = InputPump::start("test".into(), Failing(io::ErrorKind::Other), 16, 4).unwrap();
+        assert_eq!(pump.send(b"abc").unwrap(), 3);
+        assert!(matches!(pump.flush_until(soon()), Err(Error::Io(_))));
+        assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
+    }
+
+    #[test]
+    fn a_broken_pipe_is_stdin_closed_not_an_io_error() {
+        let pump =
+            InputPump::start("test".into(), Failing(io::ErrorKind::BrokenPipe), 16, 4).unwrap();
+        assert_eq!(pump.send(b"abc").unwrap(), 3);
+        assert!(matches!(pump.flush_until(soon()), Err(Error::StdinClosed)));
+        assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
+        assert!(matches!(
+            pump.send_until(b"x", soon()),
+            Err(Error::StdinClosed)
+        ));
+    }
+
+    #[test]
+    fn send_splits_into_chunks_and_stops_at_the_bound() {
+        // A writer that never finishes its first write: the queue fills and stays full.
+        struct Stuck;
+        impl Write for Stuck {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_secs(3600));
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let pump = InputPump::start("test".into(), Stuck, 10, 3).unwrap();
+        let taken = pump.send(&[0u8; 1000]).unwrap();
+        // The writer may hold one chunk; the queue holds three chunks of at most 10 bytes.
+        assert!(
+            (30..=40).contains(&taken),
+            "took {taken} bytes with a 30-byte queue"
+        );
+    }
+}

@@ -353,3 +353,66 @@ fn read_loop<R: Read>(mut pipe: R, chunk: usize, tx: &Sender<Msg>, seq: &AtomicU
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Returns `data` once, then fails: a pipe whose read breaks.
+    struct Failing(Option<&'static [u8]>);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.take() {
+                Some(data) => {
+                    buf[..data.len()].copy_from_slice(data);
+                    Ok(data.len())
+                }
+                None => Err(io::Error::other("the pipe broke")),
+            }
+        }
+    }
+
+    fn pump(data: &'static [u8]) -> OutputPump {
+        let seq = Arc::new(AtomicU64::new(0));
+        OutputPump::start("test".into(), Failing(Some(data)), 64, 4, seq).unwrap()
+    }
+
+    fn forever() -> Option<Instant> {
+        Instant::now().checked_add(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_read_error_comes_once_after_the_bytes_before_it() {
+        let p = pump(b"abc");
+        assert_eq!(p.read_until(forever()).unwrap(), Some(b"abc".to_vec()));
+        let err = p.recv(10).unwrap_err();
+        assert!(matches!(err, Error::Io(ref e) if e.to_string() == "the pipe broke"));
+        assert_eq!(
+            p.recv(10).unwrap(),
+            None,
+            "after the error, the stream is at EOF"
+        );
+    }
+
+    #[test]
+    fn recv_deadline_surfaces_the_error_too() {
+        let p = pump(b"");
+        // An empty first read is EOF for the reader: no error is sent.
+        assert_eq!(p.recv_deadline(forever()).unwrap(), None);
+        let p = pump(b"x");
+        assert_eq!(p.recv_deadline(forever()).unwrap(), Some(b"x".to_vec()));
+        assert!(matches!(p.recv_deadline(forever()), Err(Error::Io(_))));
+    }
+
+    #[test]
+    fn unread_bytes_come_first() {
+        let p = pump(b"tail");
+        assert_eq!(p.recv_deadline(forever()).unwrap(), Some(b"tail".to_vec()));
+        p.unread(b"head".to_vec());
+        assert_eq!(p.recv(2).unwrap(), Some(b"he".to_vec()));
+        p.unread(b"H".to_vec());
+        assert_eq!(p.recv(usize::MAX).unwrap(), Some(b"Had".to_vec()));
+    }
+}

@@ -147,3 +147,37 @@ fn recv_any_times_out_with_a_typed_error() {
     p.close_stdin();
     assert!(p.recv_any(Duration::MAX).unwrap().is_none());
 }
+
+/// User + system CPU time of this process, in clock ticks (1/100 s on Linux).
+#[cfg(target_os = "linux")]
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn waiting_on_a_silent_child_does_not_spin() {
+    let p = Popen::spawn(&mut child(&["sleep", "3000"])).unwrap();
+    let before = cpu_ticks();
+    assert_eq!(
+        p.recv_timeout(Stream::Stdout, Duration::from_millis(700))
+            .unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        p.asyncread(Duration::from_millis(700)).unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(p.wait_timeout(Duration::from_millis(700)).unwrap(), None);
+    let used = cpu_ticks() - before;
+    // A spinning wait burns about 210 ticks here; a quiet one rounds to 0 or 1.
+    assert!(
+        used < 20,
+        "waiting 2.1 s used {used} ticks of CPU: something spins"
+    );
+    p.kill().unwrap();
+}
