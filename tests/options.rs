@@ -63,7 +63,8 @@ fn zero_sizes_are_rejected_with_a_typed_error() {
 
 #[test]
 fn tiny_chunks_and_capacities_still_move_every_byte() {
-    let n = 100_000;
+    // One byte per read and write: kept small, since under Wine every pipe call is slow.
+    let n = 20_000;
     let p = Options::new()
         .chunk_size(1)
         .output_capacity(3)
