@@ -36,6 +36,8 @@ fn main() -> ExitCode {
         }
         // Read stdin to EOF, then print how many bytes it held and whether they were the pattern.
         Some("count") => count(),
+        // Read stdin to EOF and throw it away, as fast as possible.
+        Some("discard") => discard(),
         // Alternate "o<i>\n" on stdout and "e<i>\n" on stderr N times, flushing each line.
         Some("interleave") => interleave(arg(1)),
         // As `interleave`, sleeping MS milliseconds after each line.
@@ -115,6 +117,13 @@ fn echo(both: bool) -> io::Result<()> {
             err.flush()?;
         }
     }
+}
+
+fn discard() -> io::Result<()> {
+    let mut input = io::stdin().lock();
+    let mut buf = vec![0u8; BLOCK];
+    while input.read(&mut buf)? > 0 {}
+    Ok(())
 }
 
 fn count() -> io::Result<()> {

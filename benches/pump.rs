@@ -1,0 +1,443 @@
+//! procpump against hand-written std code, in the same process, alternating runs.
+//!
+//! `cargo bench` runs everything; `cargo bench -- rtt` runs the workloads whose name contains
+//! `rtt`. Pin it to one CPU for repeatable figures: `taskset -c 1 cargo bench`. The child is
+//! `procpump-test-child`, built by this crate. Idle CPU and memory are read from /proc (Linux);
+//! elsewhere those rows say so.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use procpump::{Popen, ProcessIoWrapper, Stream};
+
+const MIB: usize = 1 << 20;
+
+fn child(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_procpump-test-child"));
+    cmd.args(args);
+    cmd
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs `baseline` and each variant `rounds` times, alternating, and returns the medians.
+fn alternate(rounds: usize, baseline: &dyn Fn() -> f64, variants: &[&dyn Fn() -> f64]) -> Vec<f64> {
+    let mut samples = vec![Vec::new(); variants.len() + 1];
+    for _ in 0..rounds {
+        samples[0].push(baseline());
+        for (i, v) in variants.iter().enumerate() {
+            samples[i + 1].push(v());
+        }
+    }
+    samples.into_iter().map(median).collect()
+}
+
+struct Row {
+    workload: &'static str,
+    variant: &'static str,
+    value: String,
+    baseline: String,
+    ratio: String,
+    target: &'static str,
+}
+
+fn rate_rows(workload: &'static str, names: &[&'static str], mibs: &[f64], target: &'static str) -> Vec<Row> {
+    names
+        .iter()
+        .zip(&mibs[1..])
+        .map(|(name, v)| Row {
+            workload,
+            variant: name,
+            value: format!("{v:.0} MiB/s"),
+            baseline: format!("{:.0} MiB/s", mibs[0]),
+            ratio: format!("{:.2}x", v / mibs[0]),
+            target,
+        })
+        .collect()
+}
+
+fn mib_per_s(bytes: usize, start: Instant) -> f64 {
+    bytes as f64 / MIB as f64 / start.elapsed().as_secs_f64()
+}
+
+// ---- 1. bulk: 256 MiB from stdout ----
+
+fn bulk() -> Vec<Row> {
+    let n = 256 * MIB;
+    let arg = n.to_string();
+    let std_read = || {
+        let start = Instant::now();
+        let mut c = child(&["write", &arg]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut all = Vec::new();
+        c.stdout.take().unwrap().read_to_end(&mut all).unwrap();
+        c.wait().unwrap();
+        assert_eq!(all.len(), n);
+        mib_per_s(n, start)
+    };
+    let recv_loop = || {
+        let start = Instant::now();
+        let p = Popen::spawn(&mut child(&["write", &arg])).unwrap();
+        let mut total = 0;
+        while let Some(chunk) = p.recv(usize::MAX).unwrap() {
+            if chunk.is_empty() {
+                total += p
+                    .recv_timeout(Stream::Stdout, Duration::from_secs(10))
+                    .unwrap()
+                    .map_or(0, |c| c.len());
+            }
+            total += chunk.len();
+        }
+        p.wait().unwrap();
+        assert_eq!(total, n);
+        mib_per_s(n, start)
+    };
+    let asyncread = || {
+        let start = Instant::now();
+        let p = Popen::spawn(&mut child(&["write", &arg])).unwrap();
+        let mut total = 0;
+        while let Some(chunk) = p.asyncread(Duration::from_millis(100)).unwrap() {
+            total += chunk.len();
+        }
+        p.wait().unwrap();
+        assert_eq!(total, n);
+        mib_per_s(n, start)
+    };
+    let wrapper = || {
+        let start = Instant::now();
+        let mut w = ProcessIoWrapper::new(Popen::spawn(&mut child(&["write", &arg])).unwrap());
+        let mut all = Vec::new();
+        w.read_to_end(&mut all).unwrap();
+        w.get_ref().wait().unwrap();
+        assert_eq!(all.len(), n);
+        mib_per_s(n, start)
+    };
+    let m = alternate(5, &std_read, &[&recv_loop, &asyncread, &wrapper]);
+    rate_rows("bulk 256 MiB", &["recv + recv_timeout", "asyncread", "wrapper read_to_end"], &m, ">= 0.90")
+}
+
+// ---- 2. both: 64 MiB on each stream ----
+
+fn both() -> Vec<Row> {
+    let n = 64 * MIB;
+    let arg = n.to_string();
+    let std_both = || {
+        let start = Instant::now();
+        let mut c = child(&["write-both", &arg])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = c.stderr.take().unwrap();
+        let t = thread::spawn(move || {
+            let mut all = Vec::new();
+            err.read_to_end(&mut all).unwrap();
+            all.len()
+        });
+        let mut all = Vec::new();
+        c.stdout.take().unwrap().read_to_end(&mut all).unwrap();
+        assert_eq!(all.len() + t.join().unwrap(), 2 * n);
+        c.wait().unwrap();
+        mib_per_s(2 * n, start)
+    };
+    let events = || {
+        let start = Instant::now();
+        let p = Popen::spawn(&mut child(&["write-both", &arg])).unwrap();
+        let total: usize = p.events().map(|e| e.unwrap().1.len()).sum();
+        assert_eq!(total, 2 * n);
+        p.wait().unwrap();
+        mib_per_s(2 * n, start)
+    };
+    let m = alternate(5, &std_both, &[&events]);
+    rate_rows("both 2 x 64 MiB", &["events (recv_any)"], &m, ">= 0.90")
+}
+
+// ---- 3. rtt: 64-byte round trips through an echo child ----
+
+fn rtt() -> Vec<Row> {
+    const TRIPS: usize = 10_000;
+    let msg = [b'r'; 64];
+    let std_rtt = || {
+        let mut c = child(&["echo"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut tx, mut rx) = (c.stdin.take().unwrap(), c.stdout.take().unwrap());
+        let mut buf = [0u8; 64];
+        let mut times = Vec::with_capacity(TRIPS);
+        for _ in 0..TRIPS {
+            let t = Instant::now();
+            tx.write_all(&msg).unwrap();
+            rx.read_exact(&mut buf).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        drop(tx);
+        c.wait().unwrap();
+        median(times)
+    };
+    let send_recv = || {
+        let p = Popen::spawn(&mut child(&["echo"])).unwrap();
+        let mut times = Vec::with_capacity(TRIPS);
+        for _ in 0..TRIPS {
+            let t = Instant::now();
+            assert_eq!(p.send(&msg).unwrap(), 64);
+            let mut got = 0;
+            while got < 64 {
+                got += p
+                    .recv_timeout(Stream::Stdout, Duration::from_secs(10))
+                    .unwrap()
+                    .unwrap()
+                    .len();
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        p.close_stdin();
+        p.wait().unwrap();
+        median(times)
+    };
+    let wrapper = || {
+        let mut w = ProcessIoWrapper::new(Popen::spawn(&mut child(&["echo"])).unwrap());
+        let mut buf = [0u8; 64];
+        let mut times = Vec::with_capacity(TRIPS);
+        for _ in 0..TRIPS {
+            let t = Instant::now();
+            w.write_all(&msg).unwrap();
+            w.read_exact(&mut buf).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        w.get_ref().close_stdin();
+        w.get_ref().wait().unwrap();
+        median(times)
+    };
+    let m = alternate(3, &std_rtt, &[&send_recv, &wrapper]);
+    ["send + recv_timeout", "wrapper write + read"]
+        .iter()
+        .zip(&m[1..])
+        .map(|(name, v)| Row {
+            workload: "rtt 64 B x 10k (median)",
+            variant: name,
+            value: format!("{v:.1} us"),
+            baseline: format!("{:.1} us", m[0]),
+            ratio: format!("{:.2}x", v / m[0]),
+            target: "<= 3.0x",
+        })
+        .collect()
+}
+
+// ---- 4. spawn: a child that exits at once, 300 times ----
+
+fn spawn() -> Vec<Row> {
+    const RUNS: usize = 300;
+    let std_output = || {
+        let start = Instant::now();
+        for _ in 0..RUNS {
+            let out = child(&["exit", "0"]).output().unwrap();
+            assert!(out.status.success());
+        }
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    let communicate = || {
+        let start = Instant::now();
+        for _ in 0..RUNS {
+            let p = Popen::spawn(&mut child(&["exit", "0"])).unwrap();
+            assert!(p.communicate(b"", None).unwrap().status.success());
+        }
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    let m = alternate(3, &std_output, &[&communicate]);
+    vec![Row {
+        workload: "spawn + communicate x 300",
+        variant: "Popen::spawn + communicate",
+        value: format!("{:.0} ms", m[1]),
+        baseline: format!("{:.0} ms", m[0]),
+        ratio: format!("{:.2}x", m[1] / m[0]),
+        target: "<= 1.10x",
+    }]
+}
+
+// ---- 5. stdin: 256 MiB to a child that discards it ----
+
+fn stdin() -> Vec<Row> {
+    let n = 256 * MIB;
+    let data = vec![b's'; 4 * MIB];
+    let std_write = || {
+        let start = Instant::now();
+        let mut c = child(&["discard"]).stdin(Stdio::piped()).spawn().unwrap();
+        let mut tx = c.stdin.take().unwrap();
+        for _ in 0..n / data.len() {
+            tx.write_all(&data).unwrap();
+        }
+        drop(tx);
+        c.wait().unwrap();
+        mib_per_s(n, start)
+    };
+    let asyncwrite = || {
+        let start = Instant::now();
+        let p = Popen::spawn(&mut child(&["discard"])).unwrap();
+        for _ in 0..n / data.len() {
+            assert_eq!(p.asyncwrite(&data, Duration::MAX).unwrap(), data.len());
+        }
+        p.close_stdin();
+        p.wait().unwrap();
+        mib_per_s(n, start)
+    };
+    let wrapper = || {
+        let start = Instant::now();
+        let mut w = ProcessIoWrapper::new(Popen::spawn(&mut child(&["discard"])).unwrap());
+        for _ in 0..n / data.len() {
+            w.write_all(&data).unwrap();
+        }
+        w.get_ref().close_stdin();
+        w.get_ref().wait().unwrap();
+        mib_per_s(n, start)
+    };
+    let m = alternate(5, &std_write, &[&asyncwrite, &wrapper]);
+    rate_rows("stdin 256 MiB", &["asyncwrite", "wrapper write_all"], &m, ">= 0.90")
+}
+
+// ---- 6. idle: CPU spent while waiting on a silent child ----
+
+/// CPU time of every thread of this process, in nanoseconds (Linux), from schedstat.
+fn cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+fn idle() -> Vec<Row> {
+    let mut rows = Vec::new();
+    let cases: [(&'static str, &dyn Fn(&Popen)); 3] = [
+        ("recv_timeout 1 s", &|p| {
+            p.recv_timeout(Stream::Stdout, Duration::from_secs(1)).unwrap();
+        }),
+        ("asyncread 1 s", &|p| {
+            p.asyncread(Duration::from_secs(1)).unwrap();
+        }),
+        ("wait on a child sleeping 1 s", &|p| {
+            p.wait().unwrap();
+        }),
+    ];
+    for (name, f) in cases {
+        let p = Popen::spawn(&mut child(&["sleep", "1000"])).unwrap();
+        let (Some(before), start) = (cpu_ns(), Instant::now()) else {
+            rows.push(Row {
+                workload: "idle CPU",
+                variant: name,
+                value: "needs /proc".into(),
+                baseline: "-".into(),
+                ratio: "-".into(),
+                target: "< 0.25 ms/s",
+            });
+            continue;
+        };
+        f(&p);
+        let ms_per_s = (cpu_ns().unwrap() - before) as f64 / 1e6 / start.elapsed().as_secs_f64();
+        rows.push(Row {
+            workload: "idle CPU",
+            variant: name,
+            value: format!("{ms_per_s:.3} ms/s"),
+            baseline: "-".into(),
+            ratio: "-".into(),
+            target: "< 0.25 ms/s",
+        });
+        let _ = p.kill();
+    }
+    rows
+}
+
+// ---- 7. memory: peak RSS growth, each scenario in a fresh process ----
+
+fn rss_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs in the re-executed bench process: prints the peak RSS growth in KiB.
+fn memory_scenario(name: &str) {
+    let base = rss_kib("VmRSS:").unwrap_or(0);
+    match name {
+        "flood" => {
+            let p = Popen::spawn(&mut child(&["flood"])).unwrap();
+            thread::sleep(Duration::from_secs(2));
+            p.kill().unwrap();
+        }
+        "children" => {
+            let kids: Vec<Popen> = (0..200)
+                .map(|_| Popen::spawn(&mut child(&["write", &MIB.to_string()])).unwrap())
+                .collect();
+            thread::sleep(Duration::from_millis(500));
+            for p in &kids {
+                let out = p.communicate(b"", None).unwrap();
+                assert_eq!(out.stdout.len(), MIB);
+            }
+        }
+        _ => unreachable!(),
+    }
+    let peak = rss_kib("VmHWM:").unwrap_or(0);
+    println!("{}", peak.saturating_sub(base));
+}
+
+fn memory() -> Vec<Row> {
+    let cases = [
+        ("flood, nothing read for 2 s", "flood", "<= bound + 4 MiB", 256.0 + 4096.0),
+        ("200 children x 1 MiB, communicate", "children", "<= 32 MiB", 32768.0),
+    ];
+    cases
+        .iter()
+        .map(|&(variant, scenario, target, _limit)| {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args(["--memory-scenario", scenario])
+                .output()
+                .unwrap();
+            let kib: Option<f64> = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+            Row {
+                workload: "peak RSS growth",
+                variant,
+                value: kib.map_or("needs /proc".into(), |k| format!("{:.1} MiB", k / 1024.0)),
+                baseline: "-".into(),
+                ratio: "-".into(),
+                target,
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory-scenario") {
+        memory_scenario(&args[i + 1]);
+        return;
+    }
+    let filter = args.iter().find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
+    let workloads: [(&str, fn() -> Vec<Row>); 7] = [
+        ("bulk", bulk),
+        ("both", both),
+        ("rtt", rtt),
+        ("spawn", spawn),
+        ("stdin", stdin),
+        ("idle", idle),
+        ("memory", memory),
+    ];
+    println!("| workload | procpump variant | procpump | std baseline | ratio | target |");
+    println!("|---|---|---|---|---|---|");
+    for (name, run) in workloads {
+        if !name.contains(filter.as_str()) {
+            continue;
+        }
+        for r in run() {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                r.workload, r.variant, r.value, r.baseline, r.ratio, r.target
+            );
+        }
+    }
+}
