@@ -46,7 +46,12 @@ struct Row {
     target: &'static str,
 }
 
-fn rate_rows(workload: &'static str, names: &[&'static str], mibs: &[f64], target: &'static str) -> Vec<Row> {
+fn rate_rows(
+    workload: &'static str,
+    names: &[&'static str],
+    mibs: &[f64],
+    target: &'static str,
+) -> Vec<Row> {
     names
         .iter()
         .zip(&mibs[1..])
@@ -72,7 +77,10 @@ fn bulk() -> Vec<Row> {
     let arg = n.to_string();
     let std_read = || {
         let start = Instant::now();
-        let mut c = child(&["write", &arg]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut c = child(&["write", &arg])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut all = Vec::new();
         c.stdout.take().unwrap().read_to_end(&mut all).unwrap();
         c.wait().unwrap();
@@ -117,7 +125,12 @@ fn bulk() -> Vec<Row> {
         mib_per_s(n, start)
     };
     let m = alternate(5, &std_read, &[&recv_loop, &asyncread, &wrapper]);
-    rate_rows("bulk 256 MiB", &["recv + recv_timeout", "asyncread", "wrapper read_to_end"], &m, ">= 0.90")
+    rate_rows(
+        "bulk 256 MiB",
+        &["recv + recv_timeout", "asyncread", "wrapper read_to_end"],
+        &m,
+        ">= 0.90",
+    )
 }
 
 // ---- 2. both: 64 MiB on each stream ----
@@ -297,7 +310,12 @@ fn stdin() -> Vec<Row> {
         mib_per_s(n, start)
     };
     let m = alternate(5, &std_write, &[&asyncwrite, &wrapper]);
-    rate_rows("stdin 256 MiB", &["asyncwrite", "wrapper write_all"], &m, ">= 0.90")
+    rate_rows(
+        "stdin 256 MiB",
+        &["asyncwrite", "wrapper write_all"],
+        &m,
+        ">= 0.90",
+    )
 }
 
 // ---- 6. idle: CPU spent while waiting on a silent child ----
@@ -314,9 +332,11 @@ fn cpu_ns() -> Option<u64> {
 
 fn idle() -> Vec<Row> {
     let mut rows = Vec::new();
-    let cases: [(&'static str, &dyn Fn(&Popen)); 3] = [
+    type Case<'a> = (&'static str, &'a dyn Fn(&Popen));
+    let cases: [Case; 3] = [
         ("recv_timeout 1 s", &|p| {
-            p.recv_timeout(Stream::Stdout, Duration::from_secs(1)).unwrap();
+            p.recv_timeout(Stream::Stdout, Duration::from_secs(1))
+                .unwrap();
         }),
         ("asyncread 1 s", &|p| {
             p.asyncread(Duration::from_secs(1)).unwrap();
@@ -388,8 +408,18 @@ fn memory_scenario(name: &str) {
 
 fn memory() -> Vec<Row> {
     let cases = [
-        ("flood, nothing read for 2 s", "flood", "<= bound + 4 MiB", 256.0 + 4096.0),
-        ("200 children x 1 MiB, communicate", "children", "<= 32 MiB", 32768.0),
+        (
+            "flood, nothing read for 2 s",
+            "flood",
+            "<= bound + 4 MiB",
+            256.0 + 4096.0,
+        ),
+        (
+            "200 children x 1 MiB, communicate",
+            "children",
+            "<= 32 MiB",
+            32768.0,
+        ),
     ];
     cases
         .iter()
@@ -417,8 +447,13 @@ fn main() {
         memory_scenario(&args[i + 1]);
         return;
     }
-    let filter = args.iter().find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
-    let workloads: [(&str, fn() -> Vec<Row>); 7] = [
+    let filter = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .cloned()
+        .unwrap_or_default();
+    type Workload = (&'static str, fn() -> Vec<Row>);
+    let workloads: [Workload; 7] = [
         ("bulk", bulk),
         ("both", both),
         ("rtt", rtt),

@@ -4,11 +4,7 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Select;
-use parking_lot::MutexGuard;
-
 use crate::input::InputPump;
-use crate::output::{OutputPump, State};
 use crate::{deadline_after, Error, Popen, Result, Stream};
 
 impl Popen {
@@ -44,66 +40,53 @@ impl Popen {
             }
             unsent.append(input);
         }
-        // Holding the output locks for the whole call keeps the bytes in order: no other
-        // thread consumes from these streams meanwhile.
-        let mut outs: Vec<(Stream, &OutputPump, MutexGuard<'_, State>)> = Vec::with_capacity(2);
-        for which in [Stream::Stdout, Stream::Stderr] {
-            if let Ok(pump) = self.output(which) {
-                let st = pump.lock_until(deadline).ok_or_else(timed_out)?;
-                outs.push((which, pump, st));
-            }
-        }
+        // No stream lock is held while waiting: another thread may keep reading or writing
+        // (what it takes, communicate does not return), and `pump_step` moves the rest.
         loop {
             if let Some(stdin) = &self.stdin {
                 feed(stdin, &mut unsent)?;
             }
-            for (_, pump, st) in outs.iter_mut() {
-                pump.pull(st, usize::MAX);
-            }
-            let reading = outs.iter().any(|(_, _, st)| !st.is_ended());
+            let reading = [&self.stdout, &self.stderr]
+                .into_iter()
+                .flatten()
+                .any(|p| !p.is_ended());
             if unsent.is_empty() && !reading {
                 break;
             }
             // Checked on every turn: with a busy child something is always ready, so the
-            // `Select` below alone would never report the deadline.
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(timed_out());
-            }
-            // Sleep until a pipe can make progress; the next turn of the loop makes it.
+            // wait below alone would never report the deadline.
+            let now = Instant::now();
+            let step_end = now + STEP;
+            let step_end = match deadline {
+                Some(d) if d <= now => return Err(timed_out()),
+                Some(d) => d.min(step_end),
+                None => step_end,
+            };
             let tx = match (&self.stdin, unsent.is_empty()) {
                 (Some(stdin), false) => stdin.sender(),
                 _ => None,
             };
-            let mut sel = Select::new();
-            if let Some(tx) = &tx {
-                sel.send(tx);
-            }
-            for (_, pump, st) in &outs {
-                if !st.is_ended() {
-                    sel.recv(pump.receiver());
-                }
-            }
-            match deadline {
-                None => {
-                    sel.ready();
-                }
-                Some(d) => {
-                    sel.ready_deadline(d).map_err(|_| timed_out())?;
-                }
-            }
+            self.pump_step(step_end, tx.as_ref());
         }
         let status = self.wait_until(deadline)?.ok_or_else(timed_out)?;
-        for (_, _, st) in outs.iter_mut() {
-            if let Some(e) = st.take_error_now() {
-                return Err(Error::Io(e));
-            }
+        if let Some(e) = self.stdin.as_ref().and_then(InputPump::take_io_error) {
+            return Err(Error::Io(e));
         }
         let mut output = Output {
             status,
             stdout: Vec::new(),
             stderr: Vec::new(),
         };
-        for (which, _, st) in outs.iter_mut() {
+        for which in [Stream::Stdout, Stream::Stderr] {
+            let Ok(pump) = self.output(which) else {
+                continue;
+            };
+            let mut st = pump.lock_until(deadline).ok_or_else(timed_out)?;
+            // The stream has ended: whatever is still in the channel is moved in now.
+            pump.pull(&mut st, usize::MAX);
+            if let Some(e) = st.take_error_now() {
+                return Err(Error::Io(e));
+            }
             let all = st.take(usize::MAX);
             match which {
                 Stream::Stdout => output.stdout = all,
@@ -113,6 +96,10 @@ impl Popen {
         Ok(output)
     }
 }
+
+/// How long one turn of the loop waits at most, so that a `close_stdin` or an EOF seen by
+/// another thread is noticed.
+const STEP: Duration = Duration::from_millis(100);
 
 /// Input given to `communicate` and not yet queued; kept across a timeout.
 #[derive(Debug, Default)]
@@ -148,6 +135,11 @@ fn feed(stdin: &InputPump, unsent: &mut Unsent) -> Result<()> {
                 if unsent.is_empty() {
                     unsent.clear();
                 }
+            }
+            // The caller closed stdin with input still unsent: that input cannot be written.
+            Err(Error::StdinClosed) if stdin.is_closed() => {
+                unsent.clear();
+                return Err(Error::StdinClosed);
             }
             // The child closed its stdin: it will not read the rest, which is its business.
             Err(Error::StdinClosed) => unsent.clear(),

@@ -2,9 +2,12 @@
 //!
 //! `send` splits data into chunks of at most `chunk` bytes and `try_send`s them into a bounded
 //! channel of `slots` chunks, so at most `slots * chunk` bytes are ever queued. A writer thread
-//! takes them out, coalesces small ones into one write, and writes them to the pipe. Dropping
-//! the sender (`close`) lets the writer finish what is queued and then close the pipe, which
-//! is how the child sees EOF.
+//! takes them out, coalesces what is waiting into writes of up to `write_size` bytes, and writes
+//! them to the pipe. Dropping the sender (`close`) lets the writer finish what is queued and
+//! then close the pipe, which is how the child sees EOF.
+//!
+//! The writer thread starts with the first byte sent: a child that is never written to (the
+//! common `communicate(b"")`) costs no thread, and closing its stdin just closes the pipe.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -17,12 +20,32 @@ use parking_lot::{Condvar, Mutex};
 use crate::process::THREAD_STACK;
 use crate::{Error, Result};
 
+type Pipe = Box<dyn Write + Send>;
+
 #[derive(Debug)]
 pub(crate) struct InputPump {
     /// `None` once stdin was closed by the caller.
     tx: Mutex<Option<Sender<Vec<u8>>>>,
+    /// The writer's side until the first send starts the thread (`None` after that).
+    idle: Mutex<Option<Idle>>,
     chunk: usize,
     shared: Arc<Shared>,
+}
+
+/// What the writer thread needs, kept until it is started.
+struct Idle {
+    name: String,
+    pipe: Pipe,
+    rx: Receiver<Vec<u8>>,
+    write_size: usize,
+}
+
+impl std::fmt::Debug for Idle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idle")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -39,30 +62,58 @@ struct Progress {
     broken: bool,
     /// Any other write error, returned once by the next call.
     error: Option<io::Error>,
-    /// The writer thread has returned.
+    /// The writer thread has returned (or was never needed).
     finished: bool,
 }
 
 impl InputPump {
-    /// Starts the writer thread for `pipe`.
-    pub(crate) fn start<W: Write + Send + 'static>(
+    /// Prepares the pump for `pipe`; the writer thread starts with the first send.
+    pub(crate) fn new<W: Write + Send + 'static>(
         name: String,
         pipe: W,
         chunk: usize,
         slots: usize,
-    ) -> io::Result<InputPump> {
+        write_size: usize,
+    ) -> InputPump {
         let (tx, rx) = bounded(slots);
-        let shared = Arc::new(Shared::default());
-        let theirs = Arc::clone(&shared);
+        let idle = Idle {
+            name,
+            pipe: Box::new(pipe),
+            rx,
+            write_size: write_size.max(chunk),
+        };
+        InputPump {
+            tx: Mutex::new(Some(tx)),
+            idle: Mutex::new(Some(idle)),
+            chunk,
+            shared: Arc::new(Shared::default()),
+        }
+    }
+
+    /// Starts the writer thread if it is not running yet.
+    fn ensure_writer(&self) -> Result<()> {
+        let mut idle = self.idle.lock();
+        let Some(Idle {
+            name,
+            pipe,
+            rx,
+            write_size,
+        }) = idle.take()
+        else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.shared);
         thread::Builder::new()
             .name(name)
             .stack_size(THREAD_STACK)
-            .spawn(move || write_loop(pipe, &rx, chunk, &theirs))?;
-        Ok(InputPump {
-            tx: Mutex::new(Some(tx)),
-            chunk,
-            shared,
-        })
+            .spawn(move || write_loop(pipe, &rx, write_size, &shared))?;
+        Ok(())
+    }
+
+    /// Returns immediately: whether the writer found a failure, without taking it.
+    fn has_failed(&self) -> bool {
+        let st = self.shared.state.lock();
+        st.broken || st.error.is_some()
     }
 
     /// Returns immediately: the writer's failure, if it found one (a broken pipe every time,
@@ -76,6 +127,14 @@ impl InputPump {
         st.broken.then_some(Error::StdinClosed)
     }
 
+    /// Returns immediately: a write error other than a broken pipe, if one is pending.
+    pub(crate) fn take_io_error(&self) -> Option<io::Error> {
+        let mut st = self.shared.state.lock();
+        let e = st.error.take();
+        st.broken |= e.is_some();
+        e
+    }
+
     /// Returns immediately with how many bytes of `data` were queued (0 when the queue is full).
     pub(crate) fn send(&self, data: &[u8]) -> Result<usize> {
         let guard = self.tx.lock();
@@ -85,6 +144,10 @@ impl InputPump {
         if let Some(e) = self.writer_failure() {
             return Err(e);
         }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        self.ensure_writer()?;
         let mut taken = 0;
         for piece in data.chunks(self.chunk) {
             match tx.try_send(piece.to_vec()) {
@@ -101,7 +164,6 @@ impl InputPump {
         }
         Ok(taken)
     }
-
     /// Waits until `deadline` for room in the queue (or for stdin to close); `false` on timeout.
     pub(crate) fn wait_room(&self, deadline: Option<Instant>) -> bool {
         let Some(tx) = self.sender() else {
@@ -127,11 +189,11 @@ impl InputPump {
     pub(crate) fn send_until(&self, data: &[u8], deadline: Option<Instant>) -> Result<usize> {
         let mut taken = self.send(data)?;
         while taken < data.len() && self.wait_room(deadline) {
-            match self.send(&data[taken..]) {
-                Ok(n) => taken += n,
-                Err(_) if taken > 0 => break,
-                Err(e) => return Err(e),
+            // After a partial write, a failure is left for the next call to report.
+            if self.has_failed() {
+                break;
             }
+            taken += self.send(&data[taken..])?;
         }
         Ok(taken)
     }
@@ -151,6 +213,10 @@ impl InputPump {
     /// once everything already queued is written. Idempotent.
     pub(crate) fn close(&self) {
         self.tx.lock().take();
+        if self.idle.lock().take().is_some() {
+            // Never started: dropping the pipe is all it takes for the child to see EOF.
+            self.shared.state.lock().finished = true;
+        }
     }
 
     /// Returns immediately: whether `close` was called.
@@ -186,17 +252,18 @@ impl InputPump {
     }
 }
 
-fn write_loop<W: Write>(mut pipe: W, rx: &Receiver<Vec<u8>>, chunk: usize, shared: &Shared) {
+fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared: &Shared) {
     let mut joined = Vec::new();
     // `recv` fails once the sender is dropped and the queue is empty: then the pipe is closed.
     while let Ok(first) = rx.recv() {
-        let data = if first.len() >= chunk / 4 {
+        let data = if first.len() >= write_size || rx.is_empty() {
             first
         } else {
-            // Many small sends become one write: fewer syscalls, and fewer wake-ups of the child.
+            // What is already queued goes out in one write: fewer syscalls and fewer wake-ups
+            // of the child than a write per send.
             joined.clear();
             joined.extend_from_slice(&first);
-            while joined.len() < chunk {
+            while joined.len() < write_size {
                 match rx.try_recv() {
                     Ok(more) => joined.extend_from_slice(&more),
                     Err(_) => break,
@@ -218,7 +285,7 @@ fn write_loop<W: Write>(mut pipe: W, rx: &Receiver<Vec<u8>>, chunk: usize, share
         if failed {
             break;
         }
-        if data.capacity() <= chunk * 2 && joined.capacity() == 0 {
+        if joined.capacity() == 0 && data.capacity() <= write_size * 2 {
             joined = data;
         }
     }
@@ -249,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_write_error_is_returned_once_then_stdin_is_closed() {
-        let pump = InputPump::start("test".into(), Failing(io::ErrorKind::Other), 16, 4).unwrap();
+        let pump = InputPump::new("test".into(), Failing(io::ErrorKind::Other), 16, 4, 16);
         assert_eq!(pump.send(b"abc").unwrap(), 3);
         assert!(matches!(pump.flush_until(soon()), Err(Error::Io(_))));
         assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
@@ -257,8 +324,7 @@ mod tests {
 
     #[test]
     fn a_broken_pipe_is_stdin_closed_not_an_io_error() {
-        let pump =
-            InputPump::start("test".into(), Failing(io::ErrorKind::BrokenPipe), 16, 4).unwrap();
+        let pump = InputPump::new("test".into(), Failing(io::ErrorKind::BrokenPipe), 16, 4, 16);
         assert_eq!(pump.send(b"abc").unwrap(), 3);
         assert!(matches!(pump.flush_until(soon()), Err(Error::StdinClosed)));
         assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
@@ -281,7 +347,7 @@ mod tests {
                 Ok(())
             }
         }
-        let pump = InputPump::start("test".into(), Stuck, 10, 3).unwrap();
+        let pump = InputPump::new("test".into(), Stuck, 10, 3, 10);
         let taken = pump.send(&[0u8; 1000]).unwrap();
         // The writer may hold one chunk; the queue holds three chunks of at most 10 bytes.
         assert!(

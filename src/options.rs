@@ -48,7 +48,12 @@ pub struct Options {
 }
 
 /// Default bytes that may wait in memory per output stream, and queued for stdin.
-pub const DEFAULT_CAPACITY: usize = 256 * 1024;
+pub const DEFAULT_CAPACITY: usize = 128 * 1024;
+/// The largest accepted [`Options::chunk_size`].
+pub const MAX_CHUNK_SIZE: usize = 64 * 1024 * 1024;
+/// Most chunks a channel holds: crossbeam allocates every slot up front, so a huge capacity
+/// with tiny chunks would allocate gigabytes. Past this, the effective bound is lower.
+const MAX_SLOTS: usize = 1024;
 /// Default largest read a reader thread makes, and largest write the writer makes.
 pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 
@@ -68,7 +73,7 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Returns immediately with the defaults: all three streams piped, 256 KiB per stream,
+    /// Returns immediately with the defaults: all three streams piped, 128 KiB per stream,
     /// 64 KiB chunks, the child left running on drop.
     pub fn new() -> Self {
         Self::default()
@@ -143,8 +148,8 @@ impl Options {
 
     pub(crate) fn validate(&self) -> Result<()> {
         use crate::Error::InvalidOption;
-        if self.chunk_size == 0 {
-            return Err(InvalidOption("chunk_size must be at least 1"));
+        if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
+            return Err(InvalidOption("chunk_size must be from 1 byte to 64 MiB"));
         }
         if self.output_capacity == 0 || self.input_capacity == 0 {
             return Err(InvalidOption("capacities must be at least 1 byte"));
@@ -162,5 +167,5 @@ impl Options {
 /// slots that `slots * chunk <= capacity` (with at least one slot).
 pub(crate) fn slots_and_chunk(capacity: usize, chunk: usize, min_slots: usize) -> (usize, usize) {
     let chunk = chunk.min(capacity).min(capacity.div_ceil(min_slots)).max(1);
-    ((capacity / chunk).max(1), chunk)
+    ((capacity / chunk).clamp(1, MAX_SLOTS), chunk)
 }

@@ -1,8 +1,7 @@
 //! The output pump: what happens to the child's stdout (or stderr).
 //!
-//! A reader thread reads the pipe in chunks and sends them into a bounded channel, so at most
-//! `slots * chunk` bytes wait there (plus the one chunk the reader holds while the channel is
-//! full). The caller's side owns the bytes taken out of the channel but not yet returned
+//! A reader thread waits for room in a bounded channel, then reads the pipe into a chunk and
+//! sends it, so at most `slots * chunk` bytes wait there. The caller's side owns the bytes taken out of the channel but not yet returned
 //! (`State::chunks`): the tail of a chunk that `maxsize` cut, and whatever `wait` or
 //! `communicate` moved out of the channel to keep the child from blocking.
 //!
@@ -17,7 +16,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Select, Sender, TryRecvError};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::process::THREAD_STACK;
@@ -332,16 +331,27 @@ impl State {
 }
 
 fn read_loop<R: Read>(mut pipe: R, chunk: usize, tx: &Sender<Msg>, seq: &AtomicU64) {
-    let mut buf = vec![0u8; chunk];
     loop {
+        // Room first, then read: the reader never holds bytes while the channel is full, so
+        // what waits in memory is the channel's bound, and a fast child is held back by its
+        // own full pipe.
+        let mut room = Select::new();
+        room.send(tx);
+        room.ready();
+        // A fresh buffer per read, handed over without a copy; a short read is shrunk so a
+        // chunk never pins more memory than it carries (by more than half).
+        let mut buf = vec![0u8; chunk];
         match pipe.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
+                buf.truncate(n);
+                if n < chunk / 2 {
+                    buf.shrink_to_fit();
+                }
                 let seq = seq.fetch_add(1, Ordering::Relaxed);
-                let data = buf[..n].to_vec();
                 // A closed channel means the Popen is gone: returning drops the pipe, so a child
                 // that keeps writing sees a broken pipe instead of blocking forever.
-                if tx.send(Msg::Data(Chunk { seq, data })).is_err() {
+                if tx.send(Msg::Data(Chunk { seq, data: buf })).is_err() {
                     return;
                 }
             }

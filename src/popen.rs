@@ -148,11 +148,10 @@ impl Popen {
             let stderr = child.stderr.take().map(|p| Box::new(p) as _);
             let stdout = start("stdout", stdout)?;
             let stderr = start("stderr", stderr)?;
-            let stdin = child
-                .stdin
-                .take()
-                .map(|p| InputPump::start(format!("procpump-{pid}-stdin"), p, in_chunk, in_slots))
-                .transpose()?;
+            let stdin = child.stdin.take().map(|p| {
+                let name = format!("procpump-{pid}-stdin");
+                InputPump::new(name, p, in_chunk, in_slots, opts.chunk_size)
+            });
             io::Result::Ok((stdout, stderr, stdin))
         })();
         let (stdout, stderr, stdin) = match pumps {

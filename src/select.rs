@@ -57,7 +57,10 @@ impl Popen {
     ///
     /// Each item is what [`recv_any`](Popen::recv_any) with no timeout returns.
     pub fn events(&self) -> Events<'_> {
-        Events { popen: self }
+        Events {
+            popen: self,
+            done: false,
+        }
     }
 
     /// `None` on timeout.
@@ -111,6 +114,8 @@ impl Popen {
 #[derive(Debug)]
 pub struct Events<'a> {
     popen: &'a Popen,
+    /// Set after the end or an error that would repeat forever (nothing captured).
+    done: bool,
 }
 
 impl Iterator for Events<'_> {
@@ -118,10 +123,19 @@ impl Iterator for Events<'_> {
 
     /// Blocks until the next chunk arrives on either stream, or both reach EOF (`None`).
     fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
         match self.popen.recv_any_until(None)? {
             Ok(Some(event)) => Some(Ok(event)),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = e.is_not_captured();
+                Some(Err(e))
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use std::process::ExitStatus;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Select;
+use crossbeam_channel::{Select, Sender};
 
 use crate::output::OutputPump;
 use crate::{deadline_after, Popen, Result};
@@ -19,14 +19,20 @@ use crate::{deadline_after, Popen, Result};
 /// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
 const FIRST_POLL: Duration = Duration::from_micros(50);
 const LAST_POLL: Duration = Duration::from_millis(50);
+/// How long one step waits while an output is still open: its EOF is the prompt exit signal,
+/// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare.
+const OPEN_POLL: Duration = Duration::from_millis(100);
+/// How long to step aside when another thread holds a ready stream: it is reading it.
+const BUSY_PAUSE: Duration = Duration::from_millis(1);
 /// How much one drain step moves at most, so a flooding child cannot stall a deadline.
 const DRAIN_STEP: usize = 4 * 1024 * 1024;
 
-/// What one wait step saw.
-enum Activity {
+/// What one pump step saw.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activity {
     /// An output stream just ended: the child is probably exiting, poll soon.
     Ended,
-    /// Output was moved.
+    /// Output was moved, or stdin has room.
     Data,
     /// Nothing happened until the step's end.
     Idle,
@@ -40,6 +46,9 @@ impl Popen {
     /// `recv`, `asyncread` or `communicate` calls. It does not close stdin: call
     /// [`close_stdin`](Popen::close_stdin) first if the child reads until EOF. Another thread
     /// can [`kill`](Popen::kill) meanwhile.
+    ///
+    /// The exit is noticed through the output pipes' EOF at once; without captured output, or
+    /// while a grandchild holds the pipes, by polling (within 100 ms).
     pub fn wait(&self) -> Result<ExitStatus> {
         loop {
             if let Some(status) = self.wait_until(None)? {
@@ -63,13 +72,17 @@ impl Popen {
                 return Ok(Some(status));
             }
             let now = Instant::now();
-            let step_end = now + poll;
+            let step = if self.open_outputs().is_empty() {
+                poll
+            } else {
+                OPEN_POLL
+            };
             let step_end = match deadline {
                 Some(d) if d <= now => return Ok(None),
-                Some(d) => d.min(step_end),
-                None => step_end,
+                Some(d) => d.min(now + step),
+                None => now + step,
             };
-            match self.drain_outputs(step_end) {
+            match self.pump_step(step_end, None) {
                 Activity::Ended => poll = FIRST_POLL,
                 Activity::Data => {}
                 Activity::Idle => poll = (poll * 2).min(LAST_POLL),
@@ -77,38 +90,49 @@ impl Popen {
         }
     }
 
-    /// Moves output from the channels into the buffers until `until` or the first activity.
-    fn drain_outputs(&self, until: Instant) -> Activity {
-        let open: Vec<&OutputPump> = [&self.stdout, &self.stderr]
+    fn open_outputs(&self) -> Vec<&OutputPump> {
+        [&self.stdout, &self.stderr]
             .into_iter()
             .flatten()
             .filter(|p| !p.is_ended())
-            .collect();
+            .collect()
+    }
+
+    /// Moves output from the channels into the buffers, waiting until `until` for the first
+    /// activity: output, an EOF, or room in the stdin queue when `stdin` is given.
+    pub(crate) fn pump_step(&self, until: Instant, stdin: Option<&Sender<Vec<u8>>>) -> Activity {
         let mut activity = Activity::Idle;
-        for pump in &open {
+        for pump in self.open_outputs() {
             activity = merge(activity, drain_one(pump));
         }
-        if !matches!(activity, Activity::Idle) {
+        if activity != Activity::Idle {
             return activity;
         }
-        if open.is_empty() {
-            sleep_until(until);
-            return Activity::Idle;
-        }
+        let open = self.open_outputs();
         let mut sel = Select::new();
+        if let Some(tx) = stdin {
+            sel.send(tx);
+        }
         for pump in &open {
             sel.recv(pump.receiver());
         }
-        match sel.ready_deadline(until) {
-            Ok(i) => match drain_one(open[i]) {
-                // Another thread holds the stream and is reading it: let it, and sleep a step.
-                Activity::Idle => {
-                    sleep_until(until);
-                    Activity::Idle
-                }
-                seen => seen,
-            },
-            Err(_) => Activity::Idle,
+        if open.is_empty() && stdin.is_none() {
+            sleep_until(until);
+            return Activity::Idle;
+        }
+        let Ok(i) = sel.ready_deadline(until) else {
+            return Activity::Idle;
+        };
+        let Some(i) = i.checked_sub(usize::from(stdin.is_some())) else {
+            return Activity::Data; // stdin has room
+        };
+        match drain_one(open[i]) {
+            Activity::Idle => {
+                // Another thread holds this stream and is reading it: let it.
+                sleep_until(until.min(Instant::now() + BUSY_PAUSE));
+                Activity::Idle
+            }
+            seen => seen,
         }
     }
 }
