@@ -346,7 +346,9 @@ fn idle() -> Vec<Row> {
         }),
     ];
     for (name, f) in cases {
-        let p = Popen::spawn(&mut child(&["sleep", "1000"])).unwrap();
+        let p = Popen::spawn(&mut child(&["sleep", "1100"])).unwrap();
+        // Let the pump threads start and block first: their start-up is not waiting.
+        thread::sleep(Duration::from_millis(100));
         let (Some(before), start) = (cpu_ns(), Instant::now()) else {
             rows.push(Row {
                 workload: "idle CPU",

@@ -256,7 +256,7 @@ fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared:
     let mut joined = Vec::new();
     // `recv` fails once the sender is dropped and the queue is empty: then the pipe is closed.
     while let Ok(first) = rx.recv() {
-        let data = if first.len() >= write_size || rx.is_empty() {
+        let data = if first.len() >= write_size / 2 || rx.is_empty() {
             first
         } else {
             // What is already queued goes out in one write: fewer syscalls and fewer wake-ups

@@ -96,7 +96,10 @@ mod wait;
 mod wrapper;
 
 pub use error::{Error, Result};
-pub use options::{Capture, Options, DEFAULT_CAPACITY, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE};
+pub use options::{
+    Capture, Options, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY,
+    MAX_CHUNK_SIZE,
+};
 pub use popen::{Popen, Stream};
 pub use select::Events;
 pub use wrapper::ProcessIoWrapper;

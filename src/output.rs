@@ -269,7 +269,18 @@ impl State {
 
     /// Removes and returns up to `maxsize` buffered bytes, moving whole chunks where it can.
     pub(crate) fn take(&mut self, maxsize: usize) -> Vec<u8> {
-        let mut out = Vec::new();
+        let want = maxsize.min(self.bytes);
+        let front_rest = self
+            .chunks
+            .front()
+            .map_or(0, |c| c.data.len() - self.front_pos);
+        // One chunk is handed over as it is; several are joined into one exact allocation
+        // (growing a Vec chunk by chunk would copy and fragment far more).
+        let mut out = if want > front_rest {
+            Vec::with_capacity(want)
+        } else {
+            Vec::new()
+        };
         while out.len() < maxsize {
             let Some(front) = self.chunks.front_mut() else {
                 break;
@@ -283,7 +294,7 @@ impl State {
                 break;
             }
             let chunk = self.chunks.pop_front().map(|c| c.data).unwrap_or_default();
-            if out.is_empty() && self.front_pos == 0 {
+            if out.capacity() == 0 && self.front_pos == 0 {
                 out = chunk;
             } else {
                 out.extend_from_slice(&chunk[self.front_pos..]);
@@ -335,9 +346,11 @@ fn read_loop<R: Read>(mut pipe: R, chunk: usize, tx: &Sender<Msg>, seq: &AtomicU
         // Room first, then read: the reader never holds bytes while the channel is full, so
         // what waits in memory is the channel's bound, and a fast child is held back by its
         // own full pipe.
-        let mut room = Select::new();
-        room.send(tx);
-        room.ready();
+        if tx.is_full() {
+            let mut room = Select::new();
+            room.send(tx);
+            room.ready();
+        }
         // A fresh buffer per read, handed over without a copy; a short read is shrunk so a
         // chunk never pins more memory than it carries (by more than half).
         let mut buf = vec![0u8; chunk];
