@@ -10,14 +10,16 @@
 //! common `communicate(b"")`) costs no thread, and closing its stdin just closes the pipe.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, Select, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Select, Sender, TryRecvError, TrySendError};
 use parking_lot::{Condvar, Mutex};
 
 use crate::process::THREAD_STACK;
+use crate::signal::Signal;
 use crate::{Error, Result};
 
 type Pipe = Box<dyn Write + Send>;
@@ -52,6 +54,10 @@ impl std::fmt::Debug for Idle {
 struct Shared {
     state: Mutex<Progress>,
     changed: Condvar,
+    /// Wakes the writer when something was queued or stdin was closed.
+    wake: Signal,
+    /// Set by `close`: the writer then waits for the last sender clone to go.
+    closed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -161,6 +167,7 @@ impl InputPump {
         }
         if taken > 0 {
             self.shared.state.lock().queued += taken as u64;
+            self.shared.wake.notify();
         }
         Ok(taken)
     }
@@ -213,6 +220,8 @@ impl InputPump {
     /// once everything already queued is written. Idempotent.
     pub(crate) fn close(&self) {
         self.tx.lock().take();
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify();
         if self.idle.lock().take().is_some() {
             // Never started: dropping the pipe is all it takes for the child to see EOF.
             self.shared.state.lock().finished = true;
@@ -252,10 +261,32 @@ impl InputPump {
     }
 }
 
+impl Drop for InputPump {
+    fn drop(&mut self) {
+        // Wakes a writer parked on the signal, so it sees the channel disconnected and exits.
+        self.close();
+    }
+}
+
 fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared: &Shared) {
     let mut joined = Vec::new();
-    // `recv` fails once the sender is dropped and the queue is empty: then the pipe is closed.
-    while let Ok(first) = rx.recv() {
+    loop {
+        let closed = || shared.closed.load(Ordering::Acquire);
+        let first = match rx.try_recv() {
+            Ok(first) => first,
+            // Every sender is gone and the queue is empty: closing the pipe is the child's EOF.
+            Err(TryRecvError::Disconnected) => break,
+            // Closed, but a `Select` in `communicate` may still hold a sender clone for a
+            // moment: crossbeam's own blocking wait ends when it is dropped.
+            Err(TryRecvError::Empty) if closed() => match rx.recv() {
+                Ok(first) => first,
+                Err(_) => break,
+            },
+            Err(TryRecvError::Empty) => {
+                shared.wake.wait_until(|| !rx.is_empty() || closed(), None);
+                continue;
+            }
+        };
         let data = if first.len() >= write_size / 2 || rx.is_empty() {
             first
         } else {

@@ -92,6 +92,7 @@ mod output;
 mod popen;
 mod process;
 mod select;
+mod signal;
 mod wait;
 mod wrapper;
 

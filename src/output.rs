@@ -16,10 +16,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Select, Sender, TryRecvError};
+use crossbeam_channel::{bounded, Receiver, Select, Sender, TryRecvError};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::process::THREAD_STACK;
+use crate::signal::Signal;
 use crate::{Error, Result};
 
 /// What a reader thread sends.
@@ -41,6 +42,8 @@ pub(crate) struct Chunk {
 #[derive(Debug)]
 pub(crate) struct OutputPump {
     rx: Receiver<Msg>,
+    /// Woken by the reader after each send and when it finishes.
+    reader: Arc<ReaderSide>,
     state: Mutex<State>,
     /// Mirrors `State::ended`, readable without the lock (by `wait`'s drain loop).
     ended: AtomicBool,
@@ -57,6 +60,14 @@ pub(crate) struct State {
     ended: bool,
     /// A read error, returned once the bytes before it have been returned.
     error: Option<io::Error>,
+}
+
+/// What the reader thread shares with the caller's side, beside the channel.
+#[derive(Debug, Default)]
+struct ReaderSide {
+    signal: Signal,
+    /// Set once the reader returned and dropped its sender.
+    done: AtomicBool,
 }
 
 /// Result of one blocking wait on the channel.
@@ -76,12 +87,20 @@ impl OutputPump {
         seq: Arc<AtomicU64>,
     ) -> io::Result<OutputPump> {
         let (tx, rx) = bounded(slots);
+        let reader = Arc::new(ReaderSide::default());
+        let side = Arc::clone(&reader);
         thread::Builder::new()
             .name(name)
             .stack_size(THREAD_STACK)
-            .spawn(move || read_loop(pipe, chunk, &tx, &seq))?;
+            .spawn(move || {
+                read_loop(pipe, chunk, &tx, &seq, &side.signal);
+                drop(tx);
+                side.done.store(true, Ordering::Release);
+                side.signal.notify();
+            })?;
         Ok(OutputPump {
             rx,
+            reader,
             state: Mutex::new(State::default()),
             ended: AtomicBool::new(false),
         })
@@ -124,19 +143,24 @@ impl OutputPump {
 
     /// Blocks until one message arrives (or the reader finishes), or `deadline` passes.
     pub(crate) fn fill(&self, st: &mut State, deadline: Option<Instant>) -> Filled {
-        if st.ended {
-            return Filled::Yes;
+        loop {
+            if st.ended {
+                return Filled::Yes;
+            }
+            match self.rx.try_recv() {
+                Ok(msg) => {
+                    st.push(msg);
+                    return Filled::Yes;
+                }
+                Err(TryRecvError::Disconnected) => self.mark_ended(st),
+                Err(TryRecvError::Empty) => {
+                    let ready = || !self.rx.is_empty() || self.reader.done.load(Ordering::Acquire);
+                    if !self.reader.signal.wait_until(ready, deadline) {
+                        return Filled::TimedOut;
+                    }
+                }
+            }
         }
-        let got = match deadline {
-            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(d) => self.rx.recv_deadline(d),
-        };
-        match got {
-            Ok(msg) => st.push(msg),
-            Err(RecvTimeoutError::Disconnected) => self.mark_ended(st),
-            Err(RecvTimeoutError::Timeout) => return Filled::TimedOut,
-        }
-        Filled::Yes
     }
 
     /// Takes a message that a `Select` over several receivers already received.
@@ -341,7 +365,14 @@ impl State {
     }
 }
 
-fn read_loop<R: Read>(mut pipe: R, chunk: usize, tx: &Sender<Msg>, seq: &AtomicU64) {
+fn read_loop<R: Read>(
+    mut pipe: R,
+    chunk: usize,
+    tx: &Sender<Msg>,
+    seq: &AtomicU64,
+    signal: &Signal,
+) {
+    let mut buf = Vec::new();
     loop {
         // Room first, then read: the reader never holds bytes while the channel is full, so
         // what waits in memory is the channel's bound, and a fast child is held back by its
@@ -351,22 +382,29 @@ fn read_loop<R: Read>(mut pipe: R, chunk: usize, tx: &Sender<Msg>, seq: &AtomicU
             room.send(tx);
             room.ready();
         }
-        // A fresh buffer per read, handed over without a copy; a short read is shrunk so a
-        // chunk never pins more memory than it carries (by more than half).
-        let mut buf = vec![0u8; chunk];
+        // A full read hands its buffer over without a copy and the next read gets a fresh
+        // one; a short read is copied out and the buffer kept. So a chunk never pins more
+        // memory than twice what it carries, and a small reply costs no large allocation.
+        if buf.len() != chunk {
+            buf = vec![0u8; chunk];
+        }
         match pipe.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                buf.truncate(n);
-                if n < chunk / 2 {
-                    buf.shrink_to_fit();
-                }
+                let data = if n >= chunk / 2 {
+                    let mut full = std::mem::take(&mut buf);
+                    full.truncate(n);
+                    full
+                } else {
+                    buf[..n].to_vec()
+                };
                 let seq = seq.fetch_add(1, Ordering::Relaxed);
                 // A closed channel means the Popen is gone: returning drops the pipe, so a child
                 // that keeps writing sees a broken pipe instead of blocking forever.
-                if tx.send(Msg::Data(Chunk { seq, data: buf })).is_err() {
+                if tx.send(Msg::Data(Chunk { seq, data })).is_err() {
                     return;
                 }
+                signal.notify();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
