@@ -330,49 +330,69 @@ fn cpu_ns() -> Option<u64> {
     Some(total)
 }
 
+/// CPU milliseconds per second of wall time that `f` costs this process.
+fn cpu_ms_per_s(f: impl FnOnce()) -> Option<f64> {
+    let (before, start) = (cpu_ns()?, Instant::now());
+    f();
+    Some((cpu_ns()? - before) as f64 / 1e6 / start.elapsed().as_secs_f64())
+}
+
 fn idle() -> Vec<Row> {
-    let mut rows = Vec::new();
-    type Case<'a> = (&'static str, &'a dyn Fn(&Popen));
+    type Case<'a> = (&'static str, &'a dyn Fn(&Popen), &'a dyn Fn());
+    let sleep: &dyn Fn() = &|| thread::sleep(Duration::from_secs(1));
+    let std_wait: &dyn Fn() = &|| {
+        let mut c = child(&["sleep", "1000"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.wait().unwrap();
+    };
     let cases: [Case; 3] = [
-        ("recv_timeout 1 s", &|p| {
-            p.recv_timeout(Stream::Stdout, Duration::from_secs(1))
-                .unwrap();
-        }),
-        ("asyncread 1 s", &|p| {
-            p.asyncread(Duration::from_secs(1)).unwrap();
-        }),
-        ("wait on a child sleeping 1 s", &|p| {
-            p.wait().unwrap();
-        }),
+        (
+            "recv_timeout 1 s (std: thread::sleep)",
+            &|p| {
+                p.recv_timeout(Stream::Stdout, Duration::from_secs(1))
+                    .unwrap();
+            },
+            sleep,
+        ),
+        (
+            "asyncread 1 s (std: thread::sleep)",
+            &|p| {
+                p.asyncread(Duration::from_secs(1)).unwrap();
+            },
+            sleep,
+        ),
+        (
+            "wait, child sleeps 1 s (std: Child::wait)",
+            &|p| {
+                p.wait().unwrap();
+            },
+            std_wait,
+        ),
     ];
-    for (name, f) in cases {
-        let p = Popen::spawn(&mut child(&["sleep", "1100"])).unwrap();
-        // Let the pump threads start and block first: their start-up is not waiting.
-        thread::sleep(Duration::from_millis(100));
-        let (Some(before), start) = (cpu_ns(), Instant::now()) else {
-            rows.push(Row {
+    let show = |v: Option<f64>| v.map_or("needs /proc".to_string(), |v| format!("{v:.3} ms/s"));
+    cases
+        .into_iter()
+        .map(|(name, f, baseline)| {
+            let p = Popen::spawn(&mut child(&["sleep", "1000"])).unwrap();
+            // Let the pump threads start and block first: their start-up is not waiting.
+            thread::sleep(Duration::from_millis(50));
+            let ours = cpu_ms_per_s(|| f(&p));
+            let _ = p.kill();
+            let theirs = cpu_ms_per_s(baseline);
+            Row {
                 workload: "idle CPU",
                 variant: name,
-                value: "needs /proc".into(),
-                baseline: "-".into(),
+                value: show(ours),
+                baseline: show(theirs),
                 ratio: "-".into(),
                 target: "< 0.25 ms/s",
-            });
-            continue;
-        };
-        f(&p);
-        let ms_per_s = (cpu_ns().unwrap() - before) as f64 / 1e6 / start.elapsed().as_secs_f64();
-        rows.push(Row {
-            workload: "idle CPU",
-            variant: name,
-            value: format!("{ms_per_s:.3} ms/s"),
-            baseline: "-".into(),
-            ratio: "-".into(),
-            target: "< 0.25 ms/s",
-        });
-        let _ = p.kill();
-    }
-    rows
+            }
+        })
+        .collect()
 }
 
 // ---- 7. memory: peak RSS growth, each scenario in a fresh process ----

@@ -63,9 +63,10 @@ pub(crate) struct State {
 }
 
 /// What the reader thread shares with the caller's side, beside the channel.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ReaderSide {
-    signal: Signal,
+    /// Shared by the stdout and stderr readers of one child, so one wait covers both.
+    signal: Arc<Signal>,
     /// Set once the reader returned and dropped its sender.
     done: AtomicBool,
 }
@@ -85,9 +86,13 @@ impl OutputPump {
         chunk: usize,
         slots: usize,
         seq: Arc<AtomicU64>,
+        signal: Arc<Signal>,
     ) -> io::Result<OutputPump> {
         let (tx, rx) = bounded(slots);
-        let reader = Arc::new(ReaderSide::default());
+        let reader = Arc::new(ReaderSide {
+            signal,
+            done: AtomicBool::new(false),
+        });
         let side = Arc::clone(&reader);
         thread::Builder::new()
             .name(name)
@@ -121,6 +126,17 @@ impl OutputPump {
 
     pub(crate) fn receiver(&self) -> &Receiver<Msg> {
         &self.rx
+    }
+
+    /// Returns immediately: whether this stream has something for a consumer: a message in
+    /// the channel, or a finished reader whose end was not yet taken.
+    pub(crate) fn has_news(&self) -> bool {
+        !self.rx.is_empty() || (self.reader.done.load(Ordering::Acquire) && !self.is_ended())
+    }
+
+    /// The signal the readers of this child notify.
+    pub(crate) fn signal(&self) -> &Signal {
+        &self.reader.signal
     }
 
     /// Returns immediately: whether the reader finished and its last message was taken.
@@ -437,7 +453,8 @@ mod tests {
 
     fn pump(data: &'static [u8]) -> OutputPump {
         let seq = Arc::new(AtomicU64::new(0));
-        OutputPump::start("test".into(), Failing(Some(data)), 64, 4, seq).unwrap()
+        let signal = Arc::new(Signal::default());
+        OutputPump::start("test".into(), Failing(Some(data)), 64, 4, seq, signal).unwrap()
     }
 
     fn forever() -> Option<Instant> {

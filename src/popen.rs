@@ -13,6 +13,7 @@ use crate::input::InputPump;
 use crate::options::{slots_and_chunk, Capture, Options};
 use crate::output::OutputPump;
 use crate::process::Process;
+use crate::signal::Signal;
 use crate::{deadline_after, Error, Result};
 
 /// One of the child's two output streams.
@@ -130,13 +131,15 @@ impl Popen {
         })?;
         let pid = child.id();
         let seq = Arc::new(AtomicU64::new(0));
+        let signal = Arc::new(Signal::default());
         let (out_slots, out_chunk) = slots_and_chunk(opts.output_capacity, opts.chunk_size, 1);
         // Sixteen slots at least, so that many small sends fit before the queue reports full.
         let (in_slots, in_chunk) = slots_and_chunk(opts.input_capacity, opts.chunk_size, 16);
         let start = |name: &str, pipe: Option<Box<dyn io::Read + Send>>| {
             pipe.map(|p| {
                 let name = format!("procpump-{pid}-{name}");
-                OutputPump::start(name, p, out_chunk, out_slots, Arc::clone(&seq))
+                let (seq, signal) = (Arc::clone(&seq), Arc::clone(&signal));
+                OutputPump::start(name, p, out_chunk, out_slots, seq, signal)
             })
             .transpose()
         };

@@ -18,10 +18,11 @@ use crate::{deadline_after, Popen, Result};
 
 /// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
 const FIRST_POLL: Duration = Duration::from_micros(50);
-const LAST_POLL: Duration = Duration::from_millis(50);
+const LAST_POLL: Duration = Duration::from_millis(100);
 /// How long one step waits while an output is still open: its EOF is the prompt exit signal,
-/// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare.
-const OPEN_POLL: Duration = Duration::from_millis(100);
+/// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare. A
+/// timed wake-up costs tens of microseconds of CPU on a VM: this keeps waiting near zero.
+const OPEN_POLL: Duration = Duration::from_millis(500);
 /// How long to step aside when another thread holds a ready stream: it is reading it.
 const BUSY_PAUSE: Duration = Duration::from_millis(1);
 /// How much one drain step moves at most, so a flooding child cannot stall a deadline.
@@ -48,7 +49,8 @@ impl Popen {
     /// can [`kill`](Popen::kill) meanwhile.
     ///
     /// The exit is noticed through the output pipes' EOF at once; without captured output, or
-    /// while a grandchild holds the pipes, by polling (within 100 ms).
+    /// while a grandchild holds the pipes, by polling (within 100 ms, or 500 ms while a
+    /// grandchild holds the pipes).
     pub fn wait(&self) -> Result<ExitStatus> {
         loop {
             if let Some(status) = self.wait_until(None)? {
@@ -109,22 +111,36 @@ impl Popen {
             return activity;
         }
         let open = self.open_outputs();
-        let mut sel = Select::new();
-        if let Some(tx) = stdin {
-            sel.send(tx);
-        }
-        for pump in &open {
-            sel.recv(pump.receiver());
-        }
-        if open.is_empty() && stdin.is_none() {
-            sleep_until(until);
-            return Activity::Idle;
-        }
-        let Ok(i) = sel.ready_deadline(until) else {
-            return Activity::Idle;
+        let ready = match (stdin, open.first()) {
+            (None, None) => {
+                sleep_until(until);
+                return Activity::Idle;
+            }
+            (None, Some(first)) => {
+                // Parked on the readers' shared signal: no spinning, one wake-up per event.
+                let news = || open.iter().any(|p| p.has_news());
+                first
+                    .signal()
+                    .wait_until(news, Some(until))
+                    .then(|| open.iter().position(|p| p.has_news()))
+                    .flatten()
+            }
+            (Some(tx), _) => {
+                // Room in the stdin queue is only visible to a `Select`.
+                let mut sel = Select::new();
+                sel.send(tx);
+                for pump in &open {
+                    sel.recv(pump.receiver());
+                }
+                match sel.ready_deadline(until) {
+                    Ok(0) => return Activity::Data, // stdin has room
+                    Ok(i) => Some(i - 1),
+                    Err(_) => None,
+                }
+            }
         };
-        let Some(i) = i.checked_sub(usize::from(stdin.is_some())) else {
-            return Activity::Data; // stdin has room
+        let Some(i) = ready else {
+            return Activity::Idle;
         };
         match drain_one(open[i]) {
             Activity::Idle => {
