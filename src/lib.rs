@@ -65,14 +65,25 @@
 //!
 //! # Threads and memory
 //!
-//! Each captured pipe costs one thread with a 64 KiB stack, alive while its pipe is open.
-//! Output is read in chunks of at most [`Options::chunk_size`] (64 KiB by default) into a
-//! bounded channel: at most [`Options::output_capacity`] bytes (256 KiB by default) wait per
-//! stream, plus one chunk in the reader's hand. Beyond that the reader stops and the child,
+//! Each captured output pipe costs one thread with a 64 KiB stack, alive while its pipe is
+//! open; the stdin writer thread starts with the first byte sent (a child that is only
+//! `communicate(b"")`'d never gets one). The reader waits for room in a bounded channel before
+//! it reads, in chunks of at most [`Options::chunk_size`] (64 KiB by default), so at most
+//! [`Options::output_capacity`] bytes (64 KiB by default) wait per stream, plus the unreturned
+//! tail of one chunk that a small `maxsize` cut. Beyond that the reader stops and the child,
 //! once its pipe is full, blocks: backpressure, not unbounded buffering. At most
-//! [`Options::input_capacity`] bytes (256 KiB) are queued for stdin. The one exception is
-//! [`wait`](Popen::wait) (and [`communicate`](Popen::communicate)), which must take in all
-//! the output the child writes until it exits.
+//! [`Options::input_capacity`] bytes (256 KiB by default) are queued for stdin, plus one write
+//! in progress. The one exception is [`wait`](Popen::wait) (and
+//! [`communicate`](Popen::communicate)), which must take in all the output the child writes
+//! until it exits. Measured: 200 children each holding 1 MiB of unread output, drained one
+//! after another, peak at about 30 MiB of RSS in all.
+//!
+//! # Disconnection and drop
+//!
+//! When the child exits, its pipes close: readers deliver every byte written before, then the
+//! `recv` family returns `None`, and `send` returns [`Error::StdinClosed`]. Dropping a
+//! [`Popen`] never blocks and never kills unless [`Options::kill_on_drop`] says so; see its
+//! "Drop behavior" section.
 //!
 //! # Platforms
 //!

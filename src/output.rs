@@ -381,6 +381,9 @@ impl State {
     }
 }
 
+/// The size of a reader's first read; later ones grow up to the chunk size.
+const FIRST_READ: usize = 4096;
+
 fn read_loop<R: Read>(
     mut pipe: R,
     chunk: usize,
@@ -389,6 +392,7 @@ fn read_loop<R: Read>(
     signal: &Signal,
 ) {
     let mut buf = Vec::new();
+    let mut size = FIRST_READ.min(chunk);
     loop {
         // Room first, then read: the reader never holds bytes while the channel is full, so
         // what waits in memory is the channel's bound, and a fast child is held back by its
@@ -398,22 +402,27 @@ fn read_loop<R: Read>(
             room.send(tx);
             room.ready();
         }
-        // A full read hands its buffer over without a copy and the next read gets a fresh
-        // one; a short read is copied out and the buffer kept. So a chunk never pins more
-        // memory than twice what it carries, and a small reply costs no large allocation.
-        if buf.len() != chunk {
-            buf = vec![0u8; chunk];
+        // Reads start small and double while they come back full, up to `chunk`: a stream
+        // that stays quiet (often stderr) never holds a large zeroed buffer, and a flood
+        // reaches full-size reads after a few. A read that fills half its buffer or more hands
+        // the buffer over without a copy (the next read gets a fresh one); a shorter read is
+        // copied out and the buffer kept, so a small reply costs no large allocation.
+        if buf.len() != size {
+            buf = vec![0u8; size];
         }
         match pipe.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                let data = if n >= chunk / 2 {
+                let data = if n >= size / 2 {
                     let mut full = std::mem::take(&mut buf);
                     full.truncate(n);
                     full
                 } else {
                     buf[..n].to_vec()
                 };
+                if n == size {
+                    size = (size * 2).min(chunk);
+                }
                 let seq = seq.fetch_add(1, Ordering::Relaxed);
                 // A closed channel means the Popen is gone: returning drops the pipe, so a child
                 // that keeps writing sees a broken pipe instead of blocking forever.
