@@ -134,6 +134,7 @@ impl Popen {
         let signal = Arc::new(Signal::default());
         let (out_slots, out_chunk) = slots_and_chunk(opts.output_capacity, opts.chunk_size, 1);
         // Sixteen slots at least, so that many small sends fit before the queue reports full.
+        // The writer joins what is queued into one vectored write of up to the same bound.
         let (in_slots, in_chunk) = slots_and_chunk(opts.input_capacity, opts.chunk_size, 16);
         let start = |name: &str, pipe: Option<Box<dyn io::Read + Send>>| {
             pipe.map(|p| {
@@ -153,7 +154,7 @@ impl Popen {
             let stderr = start("stderr", stderr)?;
             let stdin = child.stdin.take().map(|p| {
                 let name = format!("procpump-{pid}-stdin");
-                InputPump::new(name, p, in_chunk, in_slots, opts.chunk_size)
+                InputPump::new(name, p, in_chunk, in_slots, opts.input_capacity)
             });
             io::Result::Ok((stdout, stderr, stdin))
         })();
