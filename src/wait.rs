@@ -19,6 +19,8 @@ use crate::{deadline_after, Popen, Result};
 /// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
 const FIRST_POLL: Duration = Duration::from_micros(50);
 const LAST_POLL: Duration = Duration::from_millis(100);
+/// How many times to yield and poll at once when the outputs have ended, before sleeping.
+const QUICK_POLLS: u32 = 4;
 /// How long one step waits while an output is still open: its EOF is the prompt exit signal,
 /// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare. A
 /// timed wake-up costs tens of microseconds of CPU on a VM: this keeps waiting near zero.
@@ -69,23 +71,31 @@ impl Popen {
 
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
         let mut poll = FIRST_POLL;
+        let mut quick = QUICK_POLLS;
         loop {
             if let Some(status) = self.process.try_wait()? {
                 return Ok(Some(status));
             }
+            let outputs_open = !self.open_outputs().is_empty();
+            if quick > 0 && !outputs_open && deadline.is_none_or(|d| Instant::now() < d) {
+                // The outputs ended, so the child is probably exiting: that usually takes
+                // microseconds, less than the shortest sleep the OS gives. A few yields first.
+                quick -= 1;
+                thread::yield_now();
+                continue;
+            }
             let now = Instant::now();
-            let step = if self.open_outputs().is_empty() {
-                poll
-            } else {
-                OPEN_POLL
-            };
+            let step = if outputs_open { OPEN_POLL } else { poll };
             let step_end = match deadline {
                 Some(d) if d <= now => return Ok(None),
                 Some(d) => d.min(now + step),
                 None => now + step,
             };
             match self.pump_step(step_end, None) {
-                Activity::Ended => poll = FIRST_POLL,
+                Activity::Ended => {
+                    poll = FIRST_POLL;
+                    quick = QUICK_POLLS;
+                }
                 Activity::Data => {}
                 Activity::Idle => poll = (poll * 2).min(LAST_POLL),
             }
