@@ -1,7 +1,7 @@
 //! procpump against hand-written std code, in the same process, alternating runs.
 //!
-//! `cargo bench` runs everything; `cargo bench -- rtt` runs the workloads whose name contains
-//! `rtt`. Pin it to one CPU for repeatable figures: `taskset -c 1 cargo bench`. The child is
+//! `cargo bench` runs everything; `cargo bench -- rtt spawn` runs the workloads whose names
+//! contain `rtt` or `spawn`. Pin it to one CPU for repeatable figures: `taskset -c 1 cargo bench`. The child is
 //! `procpump-test-child`, built by this crate. Idle CPU and memory are read from /proc (Linux);
 //! elsewhere those rows say so.
 
@@ -323,9 +323,11 @@ fn stdin() -> Vec<Row> {
 /// CPU time of every thread of this process, in nanoseconds (Linux), from schedstat.
 fn cpu_ns() -> Option<u64> {
     let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread that ended since the listing has no schedstat any more: skip it.
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
     }
     Some(total)
 }
@@ -469,11 +471,7 @@ fn main() {
         memory_scenario(&args[i + 1]);
         return;
     }
-    let filter = args
-        .iter()
-        .find(|a| !a.starts_with('-'))
-        .cloned()
-        .unwrap_or_default();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     type Workload = (&'static str, fn() -> Vec<Row>);
     let workloads: [Workload; 7] = [
         ("bulk", bulk),
@@ -487,7 +485,7 @@ fn main() {
     println!("| workload | procpump variant | procpump | std baseline | ratio | target |");
     println!("|---|---|---|---|---|---|");
     for (name, run) in workloads {
-        if !name.contains(filter.as_str()) {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
         for r in run() {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, Select, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
 use parking_lot::{Condvar, Mutex};
 
 use crate::process::THREAD_STACK;
@@ -56,6 +56,8 @@ struct Shared {
     changed: Condvar,
     /// Wakes the writer when something was queued or stdin was closed.
     wake: Signal,
+    /// Wakes senders waiting for room: the writer took pieces out, failed or finished.
+    room: Signal,
     /// Set by `close`: the writer then waits for the last sender clone to go.
     closed: AtomicBool,
 }
@@ -176,15 +178,13 @@ impl InputPump {
         let Some(tx) = self.sender() else {
             return true;
         };
-        let mut sel = Select::new();
-        sel.send(&tx);
-        match deadline {
-            None => {
-                sel.ready();
-                true
-            }
-            Some(d) => sel.ready_deadline(d).is_ok(),
-        }
+        // Parked on the writer's signal rather than a crossbeam `Select`, which spins and
+        // yields first: on a busy CPU that steals time from the writer and the child.
+        let room = || {
+            let st = self.shared.state.lock();
+            !tx.is_full() || st.broken || st.error.is_some() || st.finished
+        };
+        self.shared.room.wait_until(room, deadline)
     }
 
     /// A clone of the sender for a `Select`; dropped right after, so `close` still closes.
@@ -300,6 +300,7 @@ fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared:
                 Err(_) => break,
             }
         }
+        shared.room.notify();
         let result = write_all_vectored(&mut pipe, &pieces).and_then(|()| pipe.flush());
         pieces.clear();
         let mut st = shared.state.lock();
@@ -318,6 +319,7 @@ fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared:
     }
     shared.state.lock().finished = true;
     shared.changed.notify_all();
+    shared.room.notify();
 }
 
 /// `write_all` for several buffers (std's `write_all_vectored` is not stable yet).
