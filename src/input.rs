@@ -182,7 +182,11 @@ impl InputPump {
         // yields first: on a busy CPU that steals time from the writer and the child.
         let room = || {
             let st = self.shared.state.lock();
-            !tx.is_full() || st.broken || st.error.is_some() || st.finished
+            !tx.is_full()
+                || st.broken
+                || st.error.is_some()
+                || st.finished
+                || self.shared.closed.load(Ordering::Acquire)
         };
         self.shared.room.wait_until(room, deadline)
     }
@@ -200,7 +204,12 @@ impl InputPump {
             if self.has_failed() {
                 break;
             }
-            taken += self.send(&data[taken..])?;
+            match self.send(&data[taken..]) {
+                Ok(n) => taken += n,
+                // Bytes already taken are reported; the error comes again on the next call.
+                Err(_) if taken > 0 => break,
+                Err(e) => return Err(e),
+            }
         }
         Ok(taken)
     }
@@ -222,6 +231,7 @@ impl InputPump {
         self.tx.lock().take();
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake.notify();
+        self.shared.room.notify();
         if self.idle.lock().take().is_some() {
             // Never started: dropping the pipe is all it takes for the child to see EOF.
             self.shared.state.lock().finished = true;

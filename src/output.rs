@@ -129,9 +129,10 @@ impl OutputPump {
     }
 
     /// Returns immediately: whether this stream has something for a consumer: a message in
-    /// the channel, or a finished reader whose end was not yet taken.
+    /// the channel, or a finished reader (whose end another thread may already have taken:
+    /// a waiter must not sleep through that either).
     pub(crate) fn has_news(&self) -> bool {
-        !self.rx.is_empty() || (self.reader.done.load(Ordering::Acquire) && !self.is_ended())
+        !self.rx.is_empty() || self.reader.done.load(Ordering::Acquire)
     }
 
     /// The signal the readers of this child notify.

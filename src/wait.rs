@@ -72,11 +72,18 @@ impl Popen {
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
         let mut poll = FIRST_POLL;
         let mut quick = QUICK_POLLS;
+        let mut was_open = true;
         loop {
             if let Some(status) = self.process.try_wait()? {
                 return Ok(Some(status));
             }
             let outputs_open = !self.open_outputs().is_empty();
+            if was_open && !outputs_open {
+                // The outputs ended (perhaps seen by another thread): the exit is near.
+                poll = FIRST_POLL;
+                quick = QUICK_POLLS;
+            }
+            was_open = outputs_open;
             if quick > 0 && !outputs_open && deadline.is_none_or(|d| Instant::now() < d) {
                 // The outputs ended, so the child is probably exiting: that usually takes
                 // microseconds, less than the shortest sleep the OS gives. A few yields first.

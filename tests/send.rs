@@ -156,3 +156,25 @@ fn writing_to_an_uncaptured_stdin_is_a_typed_error() {
         "the null device gives EOF at once"
     );
 }
+
+#[test]
+fn close_stdin_from_another_thread_wakes_a_blocked_asyncwrite() {
+    let p = std::sync::Arc::new(
+        Options::new()
+            .input_capacity(4096)
+            .spawn(&mut child(&["sleep", "60000"]))
+            .unwrap(),
+    );
+    let writer = {
+        let p = std::sync::Arc::clone(&p);
+        std::thread::spawn(move || p.asyncwrite(&vec![0u8; 8 << 20], Duration::MAX))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    p.close_stdin();
+    let result = common::within(HANG, move || writer.join().unwrap());
+    // The bytes taken before the close are reported; none are taken after it.
+    let taken = result.unwrap();
+    assert!(taken < 8 << 20);
+    assert!(matches!(p.send(b"x"), Err(Error::StdinClosed)));
+    p.kill().unwrap();
+}
