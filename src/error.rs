@@ -41,6 +41,13 @@ pub enum Error {
         /// `"stdin"`, `"stdout"` or `"stderr"`.
         stream: &'static str,
     },
+    /// The stream ended before the pattern that [`expect`](crate::Popen::expect) waited for;
+    /// the bytes read are still buffered.
+    #[error("the child's {stream} ended before the expected pattern")]
+    UnexpectedEof {
+        /// `"stdout"` or `"stderr"`.
+        stream: &'static str,
+    },
     /// An [`Options`](crate::Options) value that cannot work, such as a zero chunk size.
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),
@@ -58,6 +65,11 @@ impl Error {
     /// Returns immediately: whether this is [`Error::StdinClosed`].
     pub fn is_stdin_closed(&self) -> bool {
         matches!(self, Error::StdinClosed)
+    }
+
+    /// Returns immediately: whether this is [`Error::UnexpectedEof`].
+    pub fn is_eof(&self) -> bool {
+        matches!(self, Error::UnexpectedEof { .. })
     }
 
     /// Returns immediately: whether this is [`Error::NotCaptured`].
@@ -78,6 +90,7 @@ impl From<Error> for io::Error {
             Error::Io(inner) => return inner,
             Error::Spawn { ref source, .. } => source.kind(),
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::UnexpectedEof { .. } => io::ErrorKind::UnexpectedEof,
             Error::StdinClosed => io::ErrorKind::BrokenPipe,
             Error::NotCaptured { .. } | Error::InvalidOption(_) => io::ErrorKind::InvalidInput,
         };

@@ -97,6 +97,7 @@
 
 mod communicate;
 mod error;
+mod expect;
 mod input;
 mod options;
 mod output;

@@ -346,6 +346,26 @@ impl State {
         out
     }
 
+    /// Finds `pattern` in the buffered bytes, searching from byte `from` on, and returns the
+    /// number of bytes up to and including its first occurrence. Appends the buffered chunks
+    /// to the first one (amortised growth, so a long search stays linear).
+    pub(crate) fn find(&mut self, pattern: &[u8], from: usize) -> Option<usize> {
+        if let Some(mut first) = self.chunks.pop_front() {
+            first.data.drain(..self.front_pos);
+            self.front_pos = 0;
+            for more in self.chunks.drain(..) {
+                first.data.extend_from_slice(&more.data);
+            }
+            self.chunks.push_front(first);
+        }
+        let data = self.chunks.front().map_or(&[][..], |c| &c.data[..]);
+        let start = from.min(data.len());
+        data[start..]
+            .windows(pattern.len())
+            .position(|w| w == pattern)
+            .map(|i| start + i + pattern.len())
+    }
+
     /// Takes only the front chunk's remaining bytes (for arrival-order reads of two streams).
     pub(crate) fn take_front(&mut self) -> Vec<u8> {
         let rest = self

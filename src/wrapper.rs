@@ -3,10 +3,15 @@
 use std::io::{self, BufRead, Read, Write};
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use crate::{deadline_after, Error, Popen, Stream};
 
 /// A child process used as a file: [`Read`] and [`BufRead`] take its stdout, [`Write`] feeds
 /// its stdin (the PEP's `ProcessIOWrapper`).
+///
+/// `Read` and `Write` are implemented for `&ProcessIoWrapper` too, so one thread can write
+/// while another reads (as with `&TcpStream`).
 ///
 /// It behaves like a `TcpStream` with timeouts: `read` blocks until at least one byte, EOF
 /// (`Ok(0)`) or the read timeout (`ErrorKind::TimedOut`, nothing lost); `write` blocks until
@@ -43,9 +48,60 @@ pub struct ProcessIoWrapper {
     popen: Popen,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    /// Stdout bytes taken from the `Popen` and not yet read: the `BufRead` buffer.
-    buf: Vec<u8>,
+    /// Stdout bytes taken from the `Popen` and not yet read: the `BufRead` buffer. Behind a
+    /// lock so that `&ProcessIoWrapper` can implement `Read` too; `&mut self` methods reach it
+    /// without locking.
+    buf: Mutex<ReadBuf>,
+}
+
+#[derive(Debug, Default)]
+struct ReadBuf {
+    data: Vec<u8>,
     pos: usize,
+}
+
+impl ReadBuf {
+    /// Blocks until bytes are buffered, EOF (empty) or `timeout` (`TimedOut`).
+    fn fill(&mut self, popen: &Popen, timeout: Option<Duration>) -> io::Result<&[u8]> {
+        if self.pos >= self.data.len() {
+            let stdout = popen.output(Stream::Stdout)?;
+            match stdout.recv_deadline(deadline(timeout))? {
+                None => return Ok(&[]),
+                Some(data) if data.is_empty() => return Err(timed_out("read", timeout)),
+                Some(data) => {
+                    self.data = data;
+                    self.pos = 0;
+                }
+            }
+        }
+        Ok(&self.data[self.pos..])
+    }
+
+    fn read(
+        &mut self,
+        popen: &Popen,
+        timeout: Option<Duration>,
+        out: &mut [u8],
+    ) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let available = self.fill(popen, timeout)?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+
+    /// Gives the buffered bytes back to the `Popen`, ahead of everything it holds.
+    fn give_back(&mut self, popen: &Popen) {
+        let rest = self.data.split_off(self.pos.min(self.data.len()));
+        self.data.clear();
+        self.pos = 0;
+        if let Ok(stdout) = popen.output(Stream::Stdout) {
+            stdout.unread(rest);
+        }
+    }
 }
 
 impl ProcessIoWrapper {
@@ -55,8 +111,7 @@ impl ProcessIoWrapper {
             popen: p,
             read_timeout: None,
             write_timeout: None,
-            buf: Vec::new(),
-            pos: 0,
+            buf: Mutex::new(ReadBuf::default()),
         }
     }
 
@@ -90,11 +145,29 @@ impl ProcessIoWrapper {
     /// Returns immediately with the `Popen`; stdout bytes the wrapper had buffered are put
     /// back, so the `Popen`'s next `recv` returns them first.
     pub fn into_inner(mut self) -> Popen {
-        let rest = self.buf.split_off(self.pos);
-        if let Ok(stdout) = self.popen.output(Stream::Stdout) {
-            stdout.unread(rest);
-        }
+        self.buf.get_mut().give_back(&self.popen);
         self.popen
+    }
+
+    /// Waits at most `timeout` for `pattern` on stdout and returns everything up to and
+    /// including it, starting with the bytes the wrapper had buffered; see
+    /// [`Popen::expect`].
+    ///
+    /// # Errors
+    /// `ErrorKind::TimedOut` or `ErrorKind::UnexpectedEof`; nothing is lost either way.
+    pub fn expect(&mut self, pattern: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+        self.buf.get_mut().give_back(&self.popen);
+        Ok(self.popen.expect(pattern, timeout)?)
+    }
+
+    /// Waits at most `timeout` for one line of stdout, with its `\n`; `None` at EOF. See
+    /// [`Popen::read_line`]. (`BufRead::read_line` uses the read timeout instead.)
+    ///
+    /// # Errors
+    /// `ErrorKind::TimedOut` if no whole line arrived in time; nothing is lost.
+    pub fn read_line_timeout(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+        self.buf.get_mut().give_back(&self.popen);
+        Ok(self.popen.read_line(timeout)?)
     }
 }
 
@@ -110,22 +183,12 @@ impl BufRead for ProcessIoWrapper {
     /// Blocks until stdout has at least one byte, reaches EOF (empty slice) or the read
     /// timeout passes (`ErrorKind::TimedOut`).
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos >= self.buf.len() {
-            let stdout = self.popen.output(Stream::Stdout)?;
-            match stdout.recv_deadline(deadline(self.read_timeout))? {
-                None => return Ok(&[]),
-                Some(data) if data.is_empty() => return Err(timed_out("read", self.read_timeout)),
-                Some(data) => {
-                    self.buf = data;
-                    self.pos = 0;
-                }
-            }
-        }
-        Ok(&self.buf[self.pos..])
+        self.buf.get_mut().fill(&self.popen, self.read_timeout)
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.buf.len());
+        let buf = self.buf.get_mut();
+        buf.pos = (buf.pos + amt).min(buf.data.len());
     }
 }
 
@@ -133,23 +196,33 @@ impl Read for ProcessIoWrapper {
     /// Blocks until at least one byte of stdout, EOF (`Ok(0)`) or the read timeout
     /// (`ErrorKind::TimedOut`; nothing is lost).
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(out.len());
-            out[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        let timeout = self.read_timeout;
+        self.buf.get_mut().read(&self.popen, timeout, out)
+    }
+}
+
+impl Read for &ProcessIoWrapper {
+    /// As `Read` for the wrapper itself; threads sharing `&ProcessIoWrapper` take turns.
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.buf.lock().read(&self.popen, self.read_timeout, out)
     }
 }
 
 impl Write for ProcessIoWrapper {
     /// Blocks until at least one byte is queued for stdin or the write timeout passes
     /// (`ErrorKind::TimedOut`); `ErrorKind::BrokenPipe` once stdin is closed.
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        (&*self).write(data)
+    }
+
+    /// Blocks until everything queued was written to the pipe, or the write timeout passes.
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self).flush()
+    }
+}
+
+impl Write for &ProcessIoWrapper {
+    /// As `Write` for the wrapper itself: a thread can write while another reads.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if data.is_empty() {
             return Ok(0);
@@ -161,7 +234,6 @@ impl Write for ProcessIoWrapper {
         }
     }
 
-    /// Blocks until everything queued was written to the pipe, or the write timeout passes.
     fn flush(&mut self) -> io::Result<()> {
         let stdin = self.popen.input()?;
         if stdin.flush_until(deadline(self.write_timeout))? {
