@@ -23,6 +23,29 @@ impl Popen {
     /// from the first call on, exactly once (as CPython's `communicate` does). Input given to a
     /// later call is appended to what is still unsent.
     ///
+    /// ```
+    /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+    /// #     println!("started");
+    /// #     std::thread::sleep(std::time::Duration::from_millis(300));
+    /// #     println!("finished");
+    /// #     return Ok(());
+    /// # }
+    /// # let program = std::env::current_exe()?;
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use procpump::Popen;
+    ///
+    /// // A child that prints "started", works for 300 ms, then prints "finished".
+    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// let err = child.communicate(b"", Some(Duration::from_millis(50))).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// // Nothing was lost: the next call returns all the output, from the start.
+    /// let out = child.communicate(b"", None)?;
+    /// assert_eq!(String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(), ["started", "finished"]);
+    /// assert!(out.status.success());
+    /// # Ok::<(), procpump::Error>(())
+    /// ```
+    ///
     /// [`Error::NotCaptured`] for non-empty `input` when stdin was not piped;
     /// [`Error::StdinClosed`] for non-empty `input` after stdin was closed;
     /// [`Error::Io`] if reading or writing a pipe failed (the output stays buffered).

@@ -217,6 +217,26 @@ impl Popen {
     /// `Duration::ZERO` behaves like [`send`](Popen::send); `Duration::MAX` waits as long as
     /// it takes. Errors as for `send`; bytes taken before an error are reported, and the error
     /// comes on the next call.
+    ///
+    /// ```
+    /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+    /// #     let n = std::io::copy(&mut std::io::stdin(), &mut std::io::sink())?;
+    /// #     print!("{n}");
+    /// #     return Ok(());
+    /// # }
+    /// # let program = std::env::current_exe()?;
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use procpump::Popen;
+    ///
+    /// // A child that counts the bytes on its stdin.
+    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// let data = vec![b'x'; 5 << 20]; // far more than a pipe or the queue holds
+    /// assert_eq!(child.asyncwrite(&data, Duration::from_secs(30))?, data.len());
+    /// child.close_stdin();
+    /// assert_eq!(child.communicate(b"", None)?.stdout, b"5242880");
+    /// # Ok::<(), procpump::Error>(())
+    /// ```
     pub fn asyncwrite(&self, data: &[u8], timeout: Duration) -> Result<usize> {
         self.input()?.send_until(data, deadline_after(timeout))
     }
@@ -257,6 +277,29 @@ impl Popen {
     /// only once the stream reached EOF and every byte was returned. A chunk cut by `maxsize`
     /// keeps its tail for the next call. If another thread is blocked reading this stream at
     /// this moment, returns `Some` empty: that thread gets the bytes.
+    ///
+    /// ```
+    /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+    /// #     print!("0123456789");
+    /// #     return Ok(());
+    /// # }
+    /// # let program = std::env::current_exe()?;
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use procpump::{Popen, Stream};
+    ///
+    /// // A child that prints ten digits and exits.
+    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// let mut got = Vec::new();
+    /// // A polling loop: recv never waits, so the caller can do other work between calls.
+    /// while let Some(bytes) = child.recv_from(Stream::Stdout, 4)? {
+    ///     assert!(bytes.len() <= 4);
+    ///     got.extend(bytes);
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert_eq!(got, b"0123456789");
+    /// # Ok::<(), procpump::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] once, after the bytes before it, if reading the pipe failed;

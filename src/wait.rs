@@ -50,6 +50,25 @@ impl Popen {
     /// [`close_stdin`](Popen::close_stdin) first if the child reads until EOF. Another thread
     /// can [`kill`](Popen::kill) meanwhile.
     ///
+    /// ```
+    /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+    /// #     use std::io::Write;
+    /// #     std::io::stdout().write_all(&vec![b'.'; 4 << 20])?;
+    /// #     return Ok(());
+    /// # }
+    /// # let program = std::env::current_exe()?;
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use procpump::Popen;
+    ///
+    /// // A child that writes 4 MiB to stdout: with std, waiting before reading would deadlock.
+    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// assert!(child.wait()?.success());
+    /// let out = child.asyncread(Duration::MAX)?.unwrap_or_default();
+    /// assert_eq!(out.len(), 4 << 20);
+    /// # Ok::<(), procpump::Error>(())
+    /// ```
+    ///
     /// The exit is noticed through the output pipes' EOF at once; without captured output, or
     /// while a grandchild holds the pipes, by polling (within 100 ms, or 500 ms while a
     /// grandchild holds the pipes).
