@@ -35,12 +35,14 @@
 //!
 //! # Which call do I want?
 //!
-//! | returns immediately | waits at most a timeout | blocks until EOF or exit |
-//! |---|---|---|
-//! | [`recv`](Popen::recv), [`recv_err`](Popen::recv_err), [`recv_from`](Popen::recv_from) | [`recv_timeout`](Popen::recv_timeout), [`recv_any`](Popen::recv_any) (first data) | [`events`](Popen::events) |
-//! | [`send`](Popen::send), [`close_stdin`](Popen::close_stdin) | [`asyncread`](Popen::asyncread), [`asyncread_from`](Popen::asyncread_from) (whole timeout) | [`wait`](Popen::wait) |
-//! | [`try_wait`](Popen::try_wait), [`kill`](Popen::kill), [`pid`](Popen::pid) | [`asyncwrite`](Popen::asyncwrite), [`flush_stdin`](Popen::flush_stdin), [`wait_timeout`](Popen::wait_timeout) | [`communicate`](Popen::communicate) with `None` |
-//! | | [`communicate`](Popen::communicate) with `Some(timeout)`, [`ProcessIoWrapper`] with timeouts set | [`ProcessIoWrapper`] without timeouts |
+//! | | returns immediately | waits at most a timeout | blocks until EOF or exit |
+//! |---|---|---|---|
+//! | read output | [`recv`](Popen::recv), [`recv_err`](Popen::recv_err), [`recv_from`](Popen::recv_from) | [`recv_timeout`](Popen::recv_timeout) (first bytes), [`asyncread`](Popen::asyncread) / [`asyncread_from`](Popen::asyncread_from) (the whole timeout), [`recv_any`](Popen::recv_any) (either stream) | [`events`](Popen::events), `asyncread(Duration::MAX)` |
+//! | talk to a prompt | | [`expect`](Popen::expect), [`expect_from`](Popen::expect_from), [`read_line`](Popen::read_line), [`read_line_from`](Popen::read_line_from) | |
+//! | write input | [`send`](Popen::send), [`close_stdin`](Popen::close_stdin) | [`asyncwrite`](Popen::asyncwrite), [`flush_stdin`](Popen::flush_stdin) | `asyncwrite(.., Duration::MAX)` |
+//! | both at once | | [`communicate`](Popen::communicate) with `Some(timeout)` | [`communicate`](Popen::communicate) with `None` |
+//! | the process | [`try_wait`](Popen::try_wait), [`kill`](Popen::kill), [`pid`](Popen::pid) | [`wait_timeout`](Popen::wait_timeout) | [`wait`](Popen::wait) |
+//! | as a file | | [`ProcessIoWrapper`] with timeouts set; its [`expect`](ProcessIoWrapper::expect), [`read_line_timeout`](ProcessIoWrapper::read_line_timeout) | [`ProcessIoWrapper`] without timeouts |
 //!
 //! `Duration::ZERO` and `Duration::MAX` are legal everywhere: zero does not wait, `MAX`
 //! waits as long as it takes. No call panics on a timeout.

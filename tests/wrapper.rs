@@ -110,3 +110,21 @@ fn lines_iterates_a_streaming_child() {
     let lines: Vec<String> = w.lines().map(|l| l.unwrap()).collect();
     assert_eq!(lines, ["line 0", "line 1", "line 2", "line 3", "line 4"]);
 }
+
+#[test]
+fn a_shared_wrapper_reads_on_one_thread_while_another_writes() {
+    let w = wrapper(&["echo"]);
+    let n = 1 << 20;
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut got = Vec::new();
+            (&w).read_to_end(&mut got).unwrap();
+            got
+        });
+        let data = pattern(n);
+        (&w).write_all(&data).unwrap();
+        (&w).flush().unwrap();
+        w.get_ref().close_stdin();
+        assert!(reader.join().unwrap() == data);
+    });
+}
