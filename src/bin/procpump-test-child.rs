@@ -64,6 +64,8 @@ fn main() -> ExitCode {
         Some("grandchild") => grandchild(arg(1)),
         // Print "ready", then write forever (until killed or the pipe breaks).
         Some("flood") => flood(),
+        // Forever: 64 KiB to stdout, then "tick <n>" to stderr (backpressure shows as ticks).
+        Some("flood-ticks") => flood_ticks(),
         _ => {
             eprintln!("procpump-test-child: unknown mode {args:?}");
             return ExitCode::from(2);
@@ -213,4 +215,14 @@ fn flood() -> io::Result<()> {
     loop {
         out.write_all(&buf)?;
     }
+}
+
+fn flood_ticks() -> io::Result<()> {
+    let buf = vec![b'x'; BLOCK];
+    for tick in 0u64.. {
+        io::stdout().write_all(&buf)?;
+        io::stdout().flush()?;
+        io::stderr().write_all(format!("tick {tick}\n").as_bytes())?;
+    }
+    Ok(())
 }
