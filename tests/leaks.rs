@@ -109,8 +109,14 @@ fn no_thread_descriptor_zombie_or_memory_leak_after_many_cycles() {
 
     eprintln!("baseline {baseline:?}\nafter {cycles} cycles {after_cycles:?}\nafter {cycles} failed spawns {after_failures:?}");
     for (what, now) in [("cycles", after_cycles), ("failed spawns", after_failures)] {
-        assert!(now.threads <= baseline.threads, "threads leaked by {what}: {now:?} vs {baseline:?}");
-        assert!(now.fds <= baseline.fds, "descriptors leaked by {what}: {now:?} vs {baseline:?}");
+        assert!(
+            now.threads <= baseline.threads,
+            "threads leaked by {what}: {now:?} vs {baseline:?}"
+        );
+        assert!(
+            now.fds <= baseline.fds,
+            "descriptors leaked by {what}: {now:?} vs {baseline:?}"
+        );
         assert_eq!(now.zombies, 0, "zombies left by {what}");
         // Allocator caches move a little; a leak of even 1 KiB per cycle would show as 1 MiB.
         assert!(
