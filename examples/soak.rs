@@ -79,13 +79,27 @@ fn cycle(me: &std::path::Path, i: u64) -> Result<u64, procpump::Error> {
             0
         }
         _ => {
-            let taken = p.asyncwrite(&data, Duration::from_secs(60))?;
-            p.close_stdin();
-            let mut n = 0;
-            for event in p.events() {
-                n += event?.1.len();
+            // PEP 3145 style: non-blocking sends interleaved with reads of both streams. (An
+            // asyncwrite of all of it first would wait out its timeout once the echo filled
+            // both output channels: the caller's deadlock, which this crate cannot undo.)
+            let (mut sent, mut n) = (0, 0);
+            loop {
+                if sent < data.len() {
+                    sent += p.send(&data[sent..])?;
+                    if sent == data.len() {
+                        p.close_stdin();
+                    }
+                } else {
+                    p.close_stdin();
+                }
+                match p.recv_any(Duration::from_millis(10)) {
+                    Ok(Some((_, bytes))) => n += bytes.len(),
+                    Ok(None) => break,
+                    Err(e) if e.is_timeout() => {}
+                    Err(e) => return Err(e),
+                }
             }
-            assert_eq!(n, 2 * taken, "events lost bytes");
+            assert_eq!(n, 2 * data.len(), "recv_any lost bytes");
             n as u64
         }
     })

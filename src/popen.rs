@@ -218,6 +218,11 @@ impl Popen {
     /// it takes. Errors as for `send`; bytes taken before an error are reported, and the error
     /// comes on the next call.
     ///
+    /// A child that echoes its input stops reading once its output is not read: then this
+    /// waits out its timeout. Read the output meanwhile (from another thread, or with `send`
+    /// and [`recv_any`](Popen::recv_any) in one loop), or let
+    /// [`communicate`](Popen::communicate) do both.
+    ///
     /// ```
     /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
     /// #     let n = std::io::copy(&mut std::io::stdin(), &mut std::io::sink())?;
