@@ -6,7 +6,8 @@
 //! [`recv_timeout`](Popen::recv_timeout)), queue input without waiting
 //! ([`send`](Popen::send)), run a whole exchange with a timeout that loses nothing
 //! ([`communicate`](Popen::communicate)), or treat the child as a file
-//! ([`ProcessIoWrapper`]). No async runtime, no `unsafe`, no platform-specific code.
+//! ([`ProcessIoWrapper`]). No async runtime and no platform-specific code; the crate is
+//! `#![forbid(unsafe_code)]`.
 //!
 //! [PEP 3145]: https://peps.python.org/pep-3145/
 //!
