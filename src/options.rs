@@ -112,7 +112,8 @@ impl Options {
     /// Returns immediately; sets how many bytes of output may wait in memory per stream before
     /// the reader stops reading (and the child, once its pipe is full, blocks).
     ///
-    /// The reader thread may hold one more chunk in hand while it waits for room.
+    /// The reader waits for room before it reads, so nothing more is held in its hand; a
+    /// `recv` whose `maxsize` cut a chunk keeps that chunk's tail besides.
     pub fn output_capacity(&mut self, bytes: usize) -> &mut Self {
         self.output_capacity = bytes;
         self
