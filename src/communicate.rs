@@ -69,11 +69,7 @@ impl Popen {
             if let Some(stdin) = &self.stdin {
                 feed(stdin, &mut unsent)?;
             }
-            let reading = [&self.stdout, &self.stderr]
-                .into_iter()
-                .flatten()
-                .any(|p| !p.is_ended());
-            if unsent.is_empty() && !reading {
+            if unsent.is_empty() && self.open_outputs().is_empty() {
                 break;
             }
             // Checked on every turn: with a busy child something is always ready, so the

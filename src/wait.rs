@@ -128,7 +128,8 @@ impl Popen {
         }
     }
 
-    fn open_outputs(&self) -> Vec<&OutputPump> {
+    /// The captured output streams that have not ended yet.
+    pub(crate) fn open_outputs(&self) -> Vec<&OutputPump> {
         [&self.stdout, &self.stderr]
             .into_iter()
             .flatten()
