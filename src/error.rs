@@ -3,6 +3,8 @@
 use std::io;
 use std::time::Duration;
 
+use crate::Stream;
+
 /// A specialized [`Result`](std::result::Result) whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -48,6 +50,51 @@ pub enum Error {
         /// `"stdout"` or `"stderr"`.
         stream: &'static str,
     },
+    /// The call cannot go on until another reader acts: the child is blocked writing to
+    /// `stream`, which holds as much unread output as [`Options::output_capacity`] allows,
+    /// and no thread is reading it.
+    ///
+    /// For a call waiting on one stream, `stream` is the *other* one: the child will write
+    /// nothing more here until that one is read. For [`expect`](crate::Popen::expect) and
+    /// `read_line`, it can be their own stream: the bound filled without the pattern. On the
+    /// input side, the child stopped reading stdin because of `stream`.
+    ///
+    /// Nothing is lost: after the caller reads `stream` (or from another thread), the same
+    /// call works again. To avoid it, read both streams ([`recv_any`](crate::Popen::recv_any),
+    /// a thread per stream), merge stderr into stdout ([`Options::merge_stderr`]), raise the
+    /// bound, or let the stream keep only its tail ([`Overflow::KeepTail`]).
+    ///
+    /// [`Options::output_capacity`]: crate::Options::output_capacity
+    /// [`Options::merge_stderr`]: crate::Options::merge_stderr
+    /// [`Overflow::KeepTail`]: crate::Overflow::KeepTail
+    #[error(
+        "{operation} stalled: the child is blocked writing to its {stream}, which holds as much \
+         unread output as output_capacity allows; read {stream}, merge stderr into stdout \
+         (Options::merge_stderr), raise output_capacity, or keep only its tail (Overflow::KeepTail)"
+    )]
+    Stalled {
+        /// The stream to read.
+        stream: Stream,
+        /// The method that stalled, such as `"read_line"`.
+        operation: &'static str,
+    },
+    /// Writing the child's output to a caller's writer failed (in
+    /// [`communicate_io`](crate::Popen::communicate_io)).
+    #[error("writing the child's {stream} to the caller's writer failed: {source}")]
+    Sink {
+        /// The stream whose bytes were being written.
+        stream: Stream,
+        /// What the writer said.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading the caller's input failed (in [`communicate_io`](crate::Popen::communicate_io)).
+    #[error("reading the input for the child failed: {source}")]
+    Source {
+        /// What the reader said.
+        #[source]
+        source: io::Error,
+    },
     /// An [`Options`](crate::Options) value that cannot work, such as a zero chunk size.
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),
@@ -77,6 +124,11 @@ impl Error {
         matches!(self, Error::NotCaptured { .. })
     }
 
+    /// Returns immediately: whether this is [`Error::Stalled`].
+    pub fn is_stalled(&self) -> bool {
+        matches!(self, Error::Stalled { .. })
+    }
+
     pub(crate) fn timeout(operation: &'static str, timeout: Duration) -> Error {
         Error::Timeout { operation, timeout }
     }
@@ -84,11 +136,16 @@ impl Error {
 
 impl From<Error> for io::Error {
     /// Keeps the kind a `std::io` caller expects: `TimedOut`, `BrokenPipe`, `NotFound` for a
-    /// missing program, `InvalidInput` for a stream or option that cannot be used.
+    /// missing program, `Deadlock` for [`Error::Stalled`], `InvalidInput` for a stream or
+    /// option that cannot be used, and the writer's or reader's own kind for `Sink`/`Source`.
     fn from(err: Error) -> io::Error {
         let kind = match err {
             Error::Io(inner) => return inner,
-            Error::Spawn { ref source, .. } => source.kind(),
+            Error::Spawn { ref source, .. }
+            | Error::Sink { ref source, .. }
+            | Error::Source { ref source } => source.kind(),
+            // The std name for "waiting here would never end".
+            Error::Stalled { .. } => io::ErrorKind::Deadlock,
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
             Error::UnexpectedEof { .. } => io::ErrorKind::UnexpectedEof,
             Error::StdinClosed => io::ErrorKind::BrokenPipe,

@@ -16,10 +16,11 @@ use std::thread;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
+use crate::output::{Core, Stall, STALL_GRACE};
 use crate::process::THREAD_STACK;
-use crate::signal::Signal;
+use crate::signal::{Hub, Signal};
 use crate::{Error, Result};
 
 type Pipe = Box<dyn Write + Send>;
@@ -32,6 +33,9 @@ pub(crate) struct InputPump {
     idle: Mutex<Option<Idle>>,
     chunk: usize,
     shared: Arc<Shared>,
+    /// The child's captured outputs: moved along while a call waits here, and watched for the
+    /// stall that makes a child stop reading its stdin.
+    outputs: Vec<Arc<Core>>,
 }
 
 /// What the writer thread needs, kept until it is started.
@@ -50,14 +54,14 @@ impl std::fmt::Debug for Idle {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     state: Mutex<Progress>,
-    changed: Condvar,
     /// Wakes the writer when something was queued or stdin was closed.
     wake: Signal,
-    /// Wakes senders waiting for room: the writer took pieces out, failed or finished.
-    room: Signal,
+    /// The child's hub: notified when the writer takes pieces out (room), finishes a write
+    /// (flush progress), fails or ends. Callers waiting here also see the outputs.
+    hub: Arc<Hub>,
     /// Set by `close`: the writer then waits for the last sender clone to go.
     closed: AtomicBool,
 }
@@ -72,6 +76,8 @@ struct Progress {
     error: Option<io::Error>,
     /// The writer thread has returned (or was never needed).
     finished: bool,
+    /// Hub stamp of the writer's last step (taking pieces out, finishing a write).
+    last_step: u64,
 }
 
 impl InputPump {
@@ -82,6 +88,8 @@ impl InputPump {
         chunk: usize,
         slots: usize,
         write_size: usize,
+        hub: Arc<Hub>,
+        outputs: Vec<Arc<Core>>,
     ) -> InputPump {
         let (tx, rx) = bounded(slots);
         let idle = Idle {
@@ -94,7 +102,13 @@ impl InputPump {
             tx: Mutex::new(Some(tx)),
             idle: Mutex::new(Some(idle)),
             chunk,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(Shared {
+                state: Mutex::new(Progress::default()),
+                wake: Signal::default(),
+                hub,
+                closed: AtomicBool::new(false),
+            }),
+            outputs,
         }
     }
 
@@ -143,8 +157,28 @@ impl InputPump {
         e
     }
 
-    /// Returns immediately with how many bytes of `data` were queued (0 when the queue is full).
+    /// Returns immediately with how many bytes of `data` were queued (0 when the queue is
+    /// full), after moving the outputs along; [`Error::Stalled`] instead of 0 when the child
+    /// stopped reading because an output is full and unread.
     pub(crate) fn send(&self, data: &[u8]) -> Result<usize> {
+        let taken = self.queue(data)?;
+        if taken == 0 && !data.is_empty() {
+            if let Stall::Yes(stream) = self.stall(Instant::now()) {
+                return Err(Error::Stalled {
+                    stream,
+                    operation: "send",
+                });
+            }
+        } else {
+            for core in &self.outputs {
+                core.move_along();
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Returns immediately with how many bytes of `data` were queued (0 when the queue is full).
+    pub(crate) fn queue(&self, data: &[u8]) -> Result<usize> {
         let guard = self.tx.lock();
         let Some(tx) = guard.as_ref() else {
             return Err(Error::StdinClosed);
@@ -173,38 +207,92 @@ impl InputPump {
         }
         Ok(taken)
     }
-    /// Waits until `deadline` for room in the queue (or for stdin to close); `false` on timeout.
-    pub(crate) fn wait_room(&self, deadline: Option<Instant>) -> bool {
-        let Some(tx) = self.sender() else {
-            return true;
-        };
-        // Parked on the writer's signal rather than a crossbeam `Select`, which spins and
-        // yields first: on a busy CPU that steals time from the writer and the child.
-        let room = || {
-            let st = self.shared.state.lock();
-            !tx.is_full()
-                || st.broken
-                || st.error.is_some()
-                || st.finished
-                || self.shared.closed.load(Ordering::Acquire)
-        };
-        self.shared.room.wait_until(room, deadline)
+    /// Returns immediately: whether `send` could take a byte now (or would fail at once).
+    fn has_room(&self) -> bool {
+        let full = self.tx.lock().as_ref().is_some_and(Sender::is_full);
+        let st = self.shared.state.lock();
+        !full
+            || st.broken
+            || st.error.is_some()
+            || st.finished
+            || self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// A clone of the sender for a `Select`; dropped right after, so `close` still closes.
-    pub(crate) fn sender(&self) -> Option<Sender<Vec<u8>>> {
-        self.tx.lock().clone()
+    /// Blocks until `ready()`, or `deadline` passes (`Ok(false)`), moving the outputs along
+    /// meanwhile; [`Error::Stalled`] if the child stopped reading because an output it writes
+    /// to is full and unread.
+    fn block(
+        &self,
+        deadline: Option<Instant>,
+        operation: &'static str,
+        ready: impl Fn() -> bool,
+    ) -> Result<bool> {
+        loop {
+            let seen = self.shared.hub.signal.epoch();
+            if ready() {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            let stall = self.stall(now);
+            if let Stall::Yes(stream) = stall {
+                return Err(Error::Stalled { stream, operation });
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(false);
+            }
+            self.shared.hub.signal.wait_past(seen, stall.wake(deadline));
+        }
+    }
+
+    /// Moves the outputs along and says whether one of them keeps the child from reading:
+    /// it is over its bound and unread, and the writer has made no step for a while.
+    fn stall(&self, now: Instant) -> Stall {
+        let mut stall = Stall::No;
+        for core in &self.outputs {
+            core.move_along();
+            stall = stall.or(core.stall(now));
+        }
+        if let Stall::Yes(stream) = stall {
+            let last = self.shared.state.lock().last_step;
+            let quiet_since = self.shared.hub.instant(last) + STALL_GRACE;
+            if last != 0 && now < quiet_since {
+                return Stall::From(quiet_since);
+            }
+            return Stall::Yes(stream);
+        }
+        stall
+    }
+
+    /// Waits until `deadline` for room in the queue (or for stdin to close); `false` on timeout.
+    pub(crate) fn wait_room(
+        &self,
+        deadline: Option<Instant>,
+        operation: &'static str,
+    ) -> Result<bool> {
+        self.block(deadline, operation, || self.has_room())
     }
 
     /// Queues all of `data`, waiting until `deadline` for room; returns the bytes taken.
-    pub(crate) fn send_until(&self, data: &[u8], deadline: Option<Instant>) -> Result<usize> {
-        let mut taken = self.send(data)?;
-        while taken < data.len() && self.wait_room(deadline) {
+    /// A stall after some bytes were taken ends the call early; the next call reports it.
+    pub(crate) fn send_deadline(
+        &self,
+        data: &[u8],
+        deadline: Option<Instant>,
+        operation: &'static str,
+    ) -> Result<usize> {
+        let mut taken = self.queue(data)?;
+        while taken < data.len() {
+            match self.wait_room(deadline, operation) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(_) if taken > 0 => break,
+                Err(e) => return Err(e),
+            }
             // After a partial write, a failure is left for the next call to report.
             if self.has_failed() {
                 break;
             }
-            match self.send(&data[taken..]) {
+            match self.queue(&data[taken..]) {
                 Ok(n) => taken += n,
                 // Bytes already taken are reported; the error comes again on the next call.
                 Err(_) if taken > 0 => break,
@@ -216,10 +304,15 @@ impl InputPump {
 
     /// Queues at least one byte of non-empty `data`, waiting until `deadline` for room.
     /// `Ok(0)` means the deadline passed first.
-    pub(crate) fn send_some(&self, data: &[u8], deadline: Option<Instant>) -> Result<usize> {
+    pub(crate) fn send_some(
+        &self,
+        data: &[u8],
+        deadline: Option<Instant>,
+        operation: &'static str,
+    ) -> Result<usize> {
         loop {
-            let n = self.send(data)?;
-            if n > 0 || data.is_empty() || !self.wait_room(deadline) {
+            let n = self.queue(data)?;
+            if n > 0 || data.is_empty() || !self.wait_room(deadline, operation)? {
                 return Ok(n);
             }
         }
@@ -231,11 +324,11 @@ impl InputPump {
         self.tx.lock().take();
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake.notify();
-        self.shared.room.notify();
         if self.idle.lock().take().is_some() {
             // Never started: dropping the pipe is all it takes for the child to see EOF.
             self.shared.state.lock().finished = true;
         }
+        self.shared.hub.signal.notify();
     }
 
     /// Returns immediately: whether `close` was called.
@@ -245,29 +338,28 @@ impl InputPump {
 
     /// Waits until `deadline` for everything queued so far to be written to the pipe.
     /// `Ok(false)` on timeout.
-    pub(crate) fn flush_until(&self, deadline: Option<Instant>) -> Result<bool> {
-        let mut st = self.shared.state.lock();
-        let target = st.queued;
-        loop {
-            if st.written >= target {
-                return Ok(true);
-            }
-            if let Some(e) = st.error.take() {
-                st.broken = true;
-                return Err(Error::Io(e));
-            }
-            if st.broken || st.finished {
-                return Err(Error::StdinClosed);
-            }
-            match deadline {
-                None => self.shared.changed.wait(&mut st),
-                Some(d) => {
-                    if self.shared.changed.wait_until(&mut st, d).timed_out() {
-                        return Ok(st.written >= target);
-                    }
-                }
-            }
+    pub(crate) fn flush_deadline(
+        &self,
+        deadline: Option<Instant>,
+        operation: &'static str,
+    ) -> Result<bool> {
+        let target = self.shared.state.lock().queued;
+        let done = || {
+            let st = self.shared.state.lock();
+            st.written >= target || st.broken || st.error.is_some() || st.finished
+        };
+        if !self.block(deadline, operation, done)? {
+            return Ok(false);
         }
+        let mut st = self.shared.state.lock();
+        if st.written >= target {
+            return Ok(true);
+        }
+        if let Some(e) = st.error.take() {
+            st.broken = true;
+            return Err(Error::Io(e));
+        }
+        Err(Error::StdinClosed)
     }
 }
 
@@ -279,6 +371,10 @@ impl Drop for InputPump {
 }
 
 fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared: &Shared) {
+    let step = || {
+        shared.state.lock().last_step = shared.hub.stamp();
+        shared.hub.signal.notify();
+    };
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     loop {
         let closed = || shared.closed.load(Ordering::Acquire);
@@ -286,8 +382,7 @@ fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared:
             Ok(first) => first,
             // Every sender is gone and the queue is empty: closing the pipe is the child's EOF.
             Err(TryRecvError::Disconnected) => break,
-            // Closed, but a `Select` in `communicate` may still hold a sender clone for a
-            // moment: crossbeam's own blocking wait ends when it is dropped.
+            // Closed: `close` dropped the sender, so this ends at once with the last message.
             Err(TryRecvError::Empty) if closed() => match rx.recv() {
                 Ok(first) => first,
                 Err(_) => break,
@@ -310,7 +405,8 @@ fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared:
                 Err(_) => break,
             }
         }
-        shared.room.notify();
+        // Room in the queue: senders waiting for it go on.
+        step();
         let result = write_all_vectored(&mut pipe, &pieces).and_then(|()| pipe.flush());
         pieces.clear();
         let mut st = shared.state.lock();
@@ -322,14 +418,13 @@ fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared:
         }
         let failed = st.broken || st.error.is_some();
         drop(st);
-        shared.changed.notify_all();
+        step();
         if failed {
             break;
         }
     }
     shared.state.lock().finished = true;
-    shared.changed.notify_all();
-    shared.room.notify();
+    shared.hub.signal.notify();
 }
 
 /// `write_all` for several buffers (std's `write_all_vectored` is not stable yet).
@@ -364,26 +459,37 @@ mod tests {
         }
     }
 
+    fn pump_for(pipe: impl Write + Send + 'static, chunk: usize, slots: usize) -> InputPump {
+        let hub = Arc::new(Hub::new());
+        InputPump::new("test".into(), pipe, chunk, slots, chunk, hub, Vec::new())
+    }
+
     fn soon() -> Option<Instant> {
         Instant::now().checked_add(Duration::from_secs(60))
     }
 
     #[test]
     fn a_write_error_is_returned_once_then_stdin_is_closed() {
-        let pump = InputPump::new("test".into(), Failing(io::ErrorKind::Other), 16, 4, 16);
+        let pump = pump_for(Failing(io::ErrorKind::Other), 16, 4);
         assert_eq!(pump.send(b"abc").unwrap(), 3);
-        assert!(matches!(pump.flush_until(soon()), Err(Error::Io(_))));
+        assert!(matches!(
+            pump.flush_deadline(soon(), "flush"),
+            Err(Error::Io(_))
+        ));
         assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
     }
 
     #[test]
     fn a_broken_pipe_is_stdin_closed_not_an_io_error() {
-        let pump = InputPump::new("test".into(), Failing(io::ErrorKind::BrokenPipe), 16, 4, 16);
+        let pump = pump_for(Failing(io::ErrorKind::BrokenPipe), 16, 4);
         assert_eq!(pump.send(b"abc").unwrap(), 3);
-        assert!(matches!(pump.flush_until(soon()), Err(Error::StdinClosed)));
+        assert!(matches!(
+            pump.flush_deadline(soon(), "flush"),
+            Err(Error::StdinClosed)
+        ));
         assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
         assert!(matches!(
-            pump.send_until(b"x", soon()),
+            pump.send_deadline(b"x", soon(), "asyncwrite"),
             Err(Error::StdinClosed)
         ));
     }
@@ -401,7 +507,7 @@ mod tests {
                 Ok(())
             }
         }
-        let pump = InputPump::new("test".into(), Stuck, 10, 3, 10);
+        let pump = pump_for(Stuck, 10, 3);
         let taken = pump.send(&[0u8; 1000]).unwrap();
         // The writer may hold one chunk; the queue holds three chunks of at most 10 bytes.
         assert!(

@@ -113,8 +113,8 @@ mod wrapper;
 
 pub use error::{Error, Result};
 pub use options::{
-    Capture, Options, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY,
-    MAX_CHUNK_SIZE,
+    Capture, Options, Overflow, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_CAPACITY,
+    DEFAULT_OUTPUT_CAPACITY, DEFAULT_READ_AHEAD, MAX_CHUNK_SIZE,
 };
 pub use popen::{Popen, Stream};
 pub use select::Events;

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::{Popen, Result};
+use crate::{Popen, Result, Stream};
 
 /// What happens to one of the child's standard streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -15,6 +15,23 @@ pub enum Capture {
     Inherit,
     /// Connected to the null device.
     Null,
+}
+
+/// What a stream's reader does when the caller has left [`Options::output_capacity`] bytes
+/// of it unread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Stop reading: the child blocks once its pipe is full too, until the caller reads.
+    /// Nothing is lost; a call waiting on something else then returns
+    /// [`Error::Stalled`](crate::Error::Stalled) naming this stream.
+    #[default]
+    Block,
+    /// Never block the child: keep the most recent `output_capacity` bytes and drop the
+    /// oldest, counting them in [`Popen::dropped`]. For output only wanted when something
+    /// goes wrong (servers, noisy tools). Such a stream never causes `Stalled`, and holds up
+    /// to `output_capacity` bytes even while nobody calls.
+    KeepTail,
 }
 
 /// Options for [`Popen`], built in the style of `std::fs::OpenOptions`.
@@ -42,14 +59,19 @@ pub struct Options {
     pub(crate) stderr: Capture,
     pub(crate) merge_stderr: bool,
     pub(crate) output_capacity: usize,
+    pub(crate) read_ahead: usize,
+    pub(crate) overflow: [Overflow; 2],
     pub(crate) input_capacity: usize,
     pub(crate) chunk_size: usize,
     pub(crate) kill_on_drop: bool,
 }
 
-/// Default bytes that may wait in memory per output stream: one chunk, which keeps 200
-/// children with unread output near 32 MiB in all (see the benchmarks in README).
-pub const DEFAULT_OUTPUT_CAPACITY: usize = 64 * 1024;
+/// Default most unread bytes a stream may hold in the `Popen` (1 MiB, as Node's `exec`
+/// `maxBuffer`): what calls may move out of a pipe while the caller is busy with the other.
+pub const DEFAULT_OUTPUT_CAPACITY: usize = 1024 * 1024;
+/// Default bytes a reader reads ahead on its own, while no call moves its stream along: what a
+/// `Popen` nobody is calling holds per stream.
+pub const DEFAULT_READ_AHEAD: usize = 64 * 1024;
 /// Default bytes that [`Popen::send`] may queue for the child's stdin.
 pub const DEFAULT_INPUT_CAPACITY: usize = 256 * 1024;
 /// The largest accepted [`Options::chunk_size`].
@@ -68,6 +90,8 @@ impl Default for Options {
             stderr: Capture::Piped,
             merge_stderr: false,
             output_capacity: DEFAULT_OUTPUT_CAPACITY,
+            read_ahead: DEFAULT_READ_AHEAD,
+            overflow: [Overflow::Block; 2],
             input_capacity: DEFAULT_INPUT_CAPACITY,
             chunk_size: DEFAULT_CHUNK_SIZE,
             kill_on_drop: false,
@@ -76,9 +100,9 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Returns immediately with the defaults: all three streams piped, 64 KiB of output per
-    /// stream and 256 KiB of input may wait in memory, 64 KiB chunks, the child left running
-    /// on drop.
+    /// Returns immediately with the defaults: all three streams piped, up to 1 MiB of unread
+    /// output per stream (64 KiB read ahead while nobody calls), 256 KiB of queued input,
+    /// 64 KiB chunks, [`Overflow::Block`], the child left running on drop.
     pub fn new() -> Self {
         Self::default()
     }
@@ -109,13 +133,35 @@ impl Options {
         self
     }
 
-    /// Returns immediately; sets how many bytes of output may wait in memory per stream before
-    /// the reader stops reading (and the child, once its pipe is full, blocks).
+    /// Returns immediately; sets the most unread output a stream may hold in the `Popen`, in
+    /// bytes however the child writes (1 MiB by default).
     ///
-    /// The reader waits for room before it reads, so nothing more is held in its hand; a
-    /// `recv` whose `maxsize` cut a chunk keeps that chunk's tail besides.
+    /// This is what calls may move out of a pipe while the caller is busy with the other
+    /// stream: a `read_line` on stdout keeps taking in stderr up to this bound. Beyond it the
+    /// reader stops (holding back one byte to learn that more is coming) and the child, once
+    /// its pipe is full, blocks until the stream is read; a call waiting on the other stream
+    /// then returns [`Error::Stalled`](crate::Error::Stalled) (unless the stream is
+    /// [`Overflow::KeepTail`]). `expect` and `read_line` hold at most this much while they
+    /// search. [`Popen::wait`] and [`Popen::communicate`] lift it while they run: they take in
+    /// everything the child writes.
     pub fn output_capacity(&mut self, bytes: usize) -> &mut Self {
         self.output_capacity = bytes;
+        self
+    }
+
+    /// Returns immediately; sets how many bytes a reader reads ahead on its own, while no call
+    /// moves its stream along (64 KiB by default, at most `output_capacity`). This is what an
+    /// idle `Popen` holds per stream.
+    pub fn read_ahead(&mut self, bytes: usize) -> &mut Self {
+        self.read_ahead = bytes;
+        self
+    }
+
+    /// Returns immediately; sets what `stream`'s reader does once the caller has left
+    /// `output_capacity` bytes of it unread ([`Overflow::Block`] by default). Ignored for
+    /// stderr when it is merged into stdout.
+    pub fn overflow(&mut self, stream: Stream, policy: Overflow) -> &mut Self {
+        self.overflow[stream as usize] = policy;
         self
     }
 
@@ -156,8 +202,10 @@ impl Options {
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return Err(InvalidOption("chunk_size must be from 1 byte to 64 MiB"));
         }
-        if self.output_capacity == 0 || self.input_capacity == 0 {
-            return Err(InvalidOption("capacities must be at least 1 byte"));
+        if self.output_capacity == 0 || self.input_capacity == 0 || self.read_ahead == 0 {
+            return Err(InvalidOption(
+                "capacities and read_ahead must be at least 1 byte",
+            ));
         }
         if self.merge_stderr && self.stdout != Capture::Piped {
             return Err(InvalidOption(

@@ -1,8 +1,9 @@
 //! `Popen`: the PEP 3145 facade over the pumps and the process handle.
 
+use std::fmt;
 use std::io;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use parking_lot::Mutex;
 use crate::communicate::Unsent;
 use crate::input::InputPump;
 use crate::options::{slots_and_chunk, Capture, Options};
-use crate::output::OutputPump;
+use crate::output::{self, Core, OutputPump, Sizes};
 use crate::process::Process;
-use crate::signal::Signal;
+use crate::signal::Hub;
 use crate::{deadline_after, Error, Result};
 
 /// One of the child's two output streams.
@@ -32,6 +33,13 @@ impl Stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
         }
+    }
+}
+
+impl fmt::Display for Stream {
+    /// `stdout` or `stderr`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -83,6 +91,8 @@ pub struct Popen {
     pub(crate) stdin: Option<InputPump>,
     /// Input given to `communicate` and not yet queued; kept across a timeout.
     pub(crate) unsent: Mutex<Unsent>,
+    /// Where the caller's threads wait for anything this child's pumps do.
+    pub(crate) hub: Arc<Hub>,
     pub(crate) process: Process,
     kill_on_drop: bool,
 }
@@ -130,17 +140,20 @@ impl Popen {
             source,
         })?;
         let pid = child.id();
-        let seq = Arc::new(AtomicU64::new(0));
-        let signal = Arc::new(Signal::default());
-        let (out_slots, out_chunk) = slots_and_chunk(opts.output_capacity, opts.chunk_size, 1);
+        let hub = Arc::new(Hub::new());
         // Sixteen slots at least, so that many small sends fit before the queue reports full.
         // The writer joins what is queued into one vectored write of up to the same bound.
         let (in_slots, in_chunk) = slots_and_chunk(opts.input_capacity, opts.chunk_size, 16);
-        let start = |name: &str, pipe: Option<Box<dyn io::Read + Send>>| {
+        let start = |which: Stream, pipe: Option<Box<dyn io::Read + Send>>| {
             pipe.map(|p| {
-                let name = format!("procpump-{pid}-{name}");
-                let (seq, signal) = (Arc::clone(&seq), Arc::clone(&signal));
-                OutputPump::start(name, p, out_chunk, out_slots, seq, signal)
+                let name = format!("procpump-{pid}-{which}");
+                let sizes = Sizes {
+                    capacity: opts.output_capacity,
+                    read_ahead: opts.read_ahead,
+                    chunk: opts.chunk_size.min(opts.output_capacity),
+                    policy: opts.overflow[which as usize],
+                };
+                output::start(which, name, p, sizes, &hub)
             })
             .transpose()
         };
@@ -150,11 +163,21 @@ impl Popen {
                 None => child.stdout.take().map(|p| Box::new(p) as _),
             };
             let stderr = child.stderr.take().map(|p| Box::new(p) as _);
-            let stdout = start("stdout", stdout)?;
-            let stderr = start("stderr", stderr)?;
+            let stdout = start(Stream::Stdout, stdout)?;
+            let stderr = start(Stream::Stderr, stderr)?;
+            let outputs: Vec<Arc<Core>> = stdout.iter().chain(&stderr).cloned().collect();
             let stdin = child.stdin.take().map(|p| {
                 let name = format!("procpump-{pid}-stdin");
-                InputPump::new(name, p, in_chunk, in_slots, opts.input_capacity)
+                let hub = Arc::clone(&hub);
+                InputPump::new(
+                    name,
+                    p,
+                    in_chunk,
+                    in_slots,
+                    opts.input_capacity,
+                    hub,
+                    outputs,
+                )
             });
             io::Result::Ok((stdout, stderr, stdin))
         })();
@@ -167,11 +190,16 @@ impl Popen {
                 return Err(Error::Io(e));
             }
         };
+        let pump = |core: &Option<Arc<Core>>, sibling: &Option<Arc<Core>>| {
+            core.clone()
+                .map(|core| OutputPump::new(core, sibling.clone()))
+        };
         Ok(Popen {
-            stdout,
-            stderr,
+            stdout: pump(&stdout, &stderr),
+            stderr: pump(&stderr, &stdout),
             stdin,
             unsent: Mutex::new(Unsent::default()),
+            hub,
             process: Process::new(child),
             kill_on_drop: opts.kill_on_drop,
         })
@@ -243,7 +271,8 @@ impl Popen {
     /// # Ok::<(), procpump::Error>(())
     /// ```
     pub fn asyncwrite(&self, data: &[u8], timeout: Duration) -> Result<usize> {
-        self.input()?.send_until(data, deadline_after(timeout))
+        self.input()?
+            .send_deadline(data, deadline_after(timeout), "asyncwrite")
     }
 
     /// Waits at most `timeout` until everything queued so far has been written to the pipe;
@@ -252,7 +281,8 @@ impl Popen {
     /// # Errors
     /// [`Error::StdinClosed`] if the child closed its stdin before taking it all.
     pub fn flush_stdin(&self, timeout: Duration) -> Result<bool> {
-        self.input()?.flush_until(deadline_after(timeout))
+        self.input()?
+            .flush_deadline(deadline_after(timeout), "flush_stdin")
     }
 
     /// Returns immediately; the child sees EOF on its stdin once everything queued before this
@@ -266,13 +296,13 @@ impl Popen {
     /// Returns immediately with up to `maxsize` bytes of stdout (see
     /// [`recv_from`](Popen::recv_from)).
     pub fn recv(&self, maxsize: usize) -> Result<Option<Vec<u8>>> {
-        self.recv_from(Stream::Stdout, maxsize)
+        self.output(Stream::Stdout)?.recv(maxsize, "recv")
     }
 
     /// Returns immediately with up to `maxsize` bytes of stderr (see
     /// [`recv_from`](Popen::recv_from)).
     pub fn recv_err(&self, maxsize: usize) -> Result<Option<Vec<u8>>> {
-        self.recv_from(Stream::Stderr, maxsize)
+        self.output(Stream::Stderr)?.recv(maxsize, "recv_err")
     }
 
     /// Returns immediately with what has arrived on `which`, at most `maxsize` bytes (the PEP's
@@ -310,7 +340,7 @@ impl Popen {
     /// [`Error::Io`] once, after the bytes before it, if reading the pipe failed;
     /// [`Error::NotCaptured`] when the stream was not piped.
     pub fn recv_from(&self, which: Stream, maxsize: usize) -> Result<Option<Vec<u8>>> {
-        self.output(which)?.recv(maxsize)
+        self.output(which)?.recv(maxsize, "recv_from")
     }
 
     /// Waits at most `timeout` for the first byte on `which`, then returns at once with
@@ -319,13 +349,15 @@ impl Popen {
     /// `Duration::ZERO` does not wait; `Duration::MAX` waits for data or EOF however long.
     /// Errors as for [`recv_from`](Popen::recv_from).
     pub fn recv_timeout(&self, which: Stream, timeout: Duration) -> Result<Option<Vec<u8>>> {
-        self.output(which)?.recv_deadline(deadline_after(timeout))
+        self.output(which)?
+            .recv_deadline(deadline_after(timeout), "recv_timeout")
     }
 
     /// Waits for the whole `timeout` collecting stdout, returning early at EOF (see
     /// [`asyncread_from`](Popen::asyncread_from)).
     pub fn asyncread(&self, timeout: Duration) -> Result<Option<Vec<u8>>> {
-        self.asyncread_from(Stream::Stdout, timeout)
+        self.output(Stream::Stdout)?
+            .read_deadline(deadline_after(timeout), "asyncread")
     }
 
     /// Waits for the whole `timeout` (or until EOF, if sooner) and returns all the bytes that
@@ -334,7 +366,25 @@ impl Popen {
     /// `None` only if the stream was already at EOF, and drained, when called.
     /// `Duration::MAX` reads to EOF. Errors as for [`recv_from`](Popen::recv_from).
     pub fn asyncread_from(&self, which: Stream, timeout: Duration) -> Result<Option<Vec<u8>>> {
-        self.output(which)?.read_until(deadline_after(timeout))
+        self.output(which)?
+            .read_deadline(deadline_after(timeout), "asyncread_from")
+    }
+
+    /// Returns immediately with how many bytes of `which` the `Popen` holds unread (0 for a
+    /// stream that was not captured). At most [`Options::output_capacity`] unless a
+    /// [`wait`](Popen::wait) or [`communicate`](Popen::communicate) took in more.
+    pub fn buffered(&self, which: Stream) -> usize {
+        self.output(which)
+            .map_or(0, |p| p.core().held.load(Ordering::Acquire))
+    }
+
+    /// Returns immediately with how many bytes of `which` were dropped because the stream is
+    /// [`Overflow::KeepTail`](crate::Overflow::KeepTail) and the caller left more than
+    /// [`Options::output_capacity`] unread; 0 for a [`Block`](crate::Overflow::Block) stream
+    /// or one that was not captured.
+    pub fn dropped(&self, which: Stream) -> u64 {
+        self.output(which)
+            .map_or(0, |p| p.core().dropped.load(Ordering::Acquire))
     }
 
     /// Returns immediately with the exit status if the child has exited, `None` if it runs.

@@ -2,10 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Select;
-use parking_lot::MutexGuard;
-
-use crate::output::{OutputPump, State};
+use crate::output::Reading;
 use crate::{deadline_after, Error, Popen, Result, Stream};
 
 /// A chunk of output and the stream it came on.
@@ -48,7 +45,7 @@ impl Popen {
     /// # Ok::<(), procpump::Error>(())
     /// ```
     pub fn recv_any(&self, timeout: Duration) -> Result<Option<(Stream, Vec<u8>)>> {
-        self.recv_any_until(deadline_after(timeout))
+        self.recv_any_deadline(deadline_after(timeout))
             .ok_or_else(|| Error::timeout("recv_any", timeout))?
     }
 
@@ -63,49 +60,42 @@ impl Popen {
         }
     }
 
-    /// `None` on timeout.
-    fn recv_any_until(&self, deadline: Option<Instant>) -> Option<Result<Option<Tagged>>> {
-        let mut outs: Vec<(Stream, &OutputPump, MutexGuard<'_, State>)> = Vec::with_capacity(2);
-        for which in [Stream::Stdout, Stream::Stderr] {
-            if let Ok(pump) = self.output(which) {
-                // Always stdout before stderr, as in `communicate`: no lock-order deadlock.
-                outs.push((which, pump, pump.lock_until(deadline)?));
-            }
-        }
-        if outs.is_empty() {
+    /// `None` on timeout. No stream is locked while waiting: a thread blocked on one stream
+    /// does not keep this call from the other.
+    fn recv_any_deadline(&self, deadline: Option<Instant>) -> Option<Result<Option<Tagged>>> {
+        let pumps: Vec<_> = [&self.stdout, &self.stderr].into_iter().flatten().collect();
+        if pumps.is_empty() {
             return Some(Err(Error::NotCaptured { stream: "stdout" }));
         }
+        // This call reads both streams: neither is left unread while it waits.
+        let _reading: Vec<_> = pumps.iter().map(|p| p.core().waiting()).collect();
         loop {
-            for (_, pump, st) in outs.iter_mut() {
-                pump.pull(st, 1);
-            }
-            let first = outs
+            let seen = self.hub.signal.epoch();
+            // Both locked at once, briefly, always stdout before stderr (no lock-order
+            // deadlock), so the earliest chunk of either is found.
+            let mut looks: Vec<Reading<'_>> = pumps.iter().map(|p| p.core().read()).collect();
+            let first = looks
                 .iter_mut()
-                .filter(|(_, _, st)| st.front_seq().is_some())
-                .min_by_key(|(_, _, st)| st.front_seq());
-            if let Some((which, _, st)) = first {
-                return Some(Ok(Some((*which, st.take_front()))));
+                .filter(|r| r.front_seq().is_some())
+                .min_by_key(|r| r.front_seq());
+            if let Some(r) = first {
+                let stream = r.core().stream;
+                let chunk = r.take_front().map(|c| c.data).unwrap_or_default();
+                return Some(Ok(Some((stream, chunk))));
             }
-            for (_, _, st) in outs.iter_mut() {
-                if let Some(e) = st.take_error() {
+            for r in looks.iter_mut() {
+                if let Some(e) = r.take_error() {
                     return Some(Err(Error::Io(e)));
                 }
             }
-            if outs.iter().all(|(_, _, st)| st.is_drained()) {
+            if looks.iter().all(|r| r.is_drained()) {
                 return Some(Ok(None));
             }
-            let open: Vec<usize> = (0..outs.len()).filter(|&i| !outs[i].2.is_ended()).collect();
-            let mut sel = Select::new();
-            for &i in &open {
-                sel.recv(outs[i].1.receiver());
+            drop(looks);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
             }
-            let oper = match deadline {
-                None => sel.select(),
-                Some(d) => sel.select_deadline(d).ok()?,
-            };
-            let (_, pump, st) = &mut outs[open[oper.index()]];
-            let got = oper.recv(pump.receiver());
-            pump.accept(st, got);
+            self.hub.signal.wait_past(seen, deadline);
         }
     }
 }
@@ -126,7 +116,7 @@ impl Iterator for Events<'_> {
         if self.done {
             return None;
         }
-        match self.popen.recv_any_until(None)? {
+        match self.popen.recv_any_deadline(None)? {
             Ok(Some(event)) => Some(Ok(event)),
             Ok(None) => {
                 self.done = true;

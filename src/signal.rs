@@ -1,34 +1,55 @@
-//! A parked hand-off beside a channel, for the hot blocking paths.
+//! Parked hand-offs beside the channels: how a thread that found nothing to do sleeps.
 //!
-//! Data always travels through the bounded crossbeam channels; this only decides how a thread
-//! that found its channel empty sleeps. crossbeam's blocking `recv` spins and yields before it
-//! parks, which on a busy or single CPU costs extra context switches on every round trip; a
-//! `Mutex` + `Condvar` parks at once. `notify` is a single atomic load when nobody waits, so
-//! the bulk path pays almost nothing for it.
+//! Data always travels through the bounded crossbeam channels; a [`Signal`] only decides how
+//! a thread that found its channel empty (or full) sleeps. crossbeam's blocking calls spin and
+//! yield before they park, which on a busy or single CPU costs extra context switches on every
+//! round trip; a `Mutex` + `Condvar` parks at once. `notify` is one atomic add and one load
+//! when nobody waits, so the bulk path pays almost nothing for it.
+//!
+//! One signal per event, each with one kind of waiter:
+//! - the [`Hub`] of a child: "something happened" (output arrived, a stream ended or
+//!   overflowed, stdin has room); the caller's threads wait here;
+//! - each reader's room signal: "bytes were taken out"; only that reader waits there;
+//! - the writer's wake signal: "input was queued or stdin closed"; only the writer waits there.
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+/// An event count: every `notify` moves `epoch` on, and a waiter sleeps until it moves past
+/// the value it saw before it last looked at its condition. No wake-up can be lost.
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
     lock: Mutex<()>,
     cond: Condvar,
     waiters: AtomicUsize,
+    epoch: AtomicU64,
 }
 
 impl Signal {
-    /// Returns immediately; wakes the threads in `wait_until`. Call it after making their
-    /// condition true (sending a message, setting a flag).
+    /// Returns immediately; wakes every waiting thread. Call it after making their condition
+    /// true (sending a message, setting a flag).
     pub(crate) fn notify(&self) {
         // Pairs with the fence in `wait_until`: either the waiter is counted here, or its
         // check of the condition comes after the change the caller just made.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             let _guard = self.lock.lock();
             self.cond.notify_all();
         }
+    }
+
+    /// Returns immediately with the current epoch; read it before looking at the condition,
+    /// then [`wait_past`](Signal::wait_past) it.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until a `notify` after `seen` was read (`true`) or `deadline` passes (`false`).
+    pub(crate) fn wait_past(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        self.wait_until(|| self.epoch.load(Ordering::SeqCst) != seen, deadline)
     }
 
     /// Blocks until `ready()` is true (`true`) or `deadline` passes (`false`).
@@ -54,5 +75,36 @@ impl Signal {
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         result
+    }
+}
+
+/// What one child's pumps share: the caller-side wake-up, the arrival counter that orders
+/// chunks across streams, and a clock for the stall grace period.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    /// Notified on every event a caller may wait for.
+    pub(crate) signal: Signal,
+    /// Stamps chunks from both readers, so output comes back in arrival order.
+    pub(crate) seq: AtomicU64,
+    base: Instant,
+}
+
+impl Hub {
+    pub(crate) fn new() -> Hub {
+        Hub {
+            signal: Signal::default(),
+            seq: AtomicU64::new(0),
+            base: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the hub was made, plus one (so that 0 can mean "never").
+    pub(crate) fn stamp(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// The instant a `stamp` stands for.
+    pub(crate) fn instant(&self, stamp: u64) -> Instant {
+        self.base + Duration::from_nanos(stamp.saturating_sub(1))
     }
 }

@@ -8,12 +8,11 @@
 //! children without captured output or with a grandchild holding the pipes).
 
 use std::process::ExitStatus;
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Select, Sender};
-
-use crate::output::OutputPump;
+use crate::output::Core;
 use crate::{deadline_after, Popen, Result};
 
 /// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
@@ -25,17 +24,13 @@ const QUICK_POLLS: u32 = 4;
 /// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare. A
 /// timed wake-up costs tens of microseconds of CPU on a VM: this keeps waiting near zero.
 const OPEN_POLL: Duration = Duration::from_millis(500);
-/// How long to step aside when another thread holds a ready stream: it is reading it.
-const BUSY_PAUSE: Duration = Duration::from_millis(1);
-/// How much one drain step moves at most, so a flooding child cannot stall a deadline.
-const DRAIN_STEP: usize = 4 * 1024 * 1024;
 
 /// What one pump step saw.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Activity {
+enum Activity {
     /// An output stream just ended: the child is probably exiting, poll soon.
     Ended,
-    /// Output was moved, or stdin has room.
+    /// Something happened (output moved, stdin has room).
     Data,
     /// Nothing happened until the step's end.
     Idle,
@@ -74,7 +69,7 @@ impl Popen {
     /// grandchild holds the pipes).
     pub fn wait(&self) -> Result<ExitStatus> {
         loop {
-            if let Some(status) = self.wait_until(None)? {
+            if let Some(status) = self.wait_deadline(None)? {
                 return Ok(status);
             }
         }
@@ -85,10 +80,13 @@ impl Popen {
     /// Polls at least once, so `Duration::ZERO` still returns a finished status;
     /// `Duration::MAX` is the same as [`wait`](Popen::wait). Output is moved as in `wait`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        self.wait_until(deadline_after(timeout))
+        self.wait_deadline(deadline_after(timeout))
     }
 
-    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
+    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
+        // Every byte the child writes is taken in while this runs: the bound is lifted.
+        let outputs = self.outputs();
+        let _draining: Vec<_> = outputs.iter().map(|c| c.draining()).collect();
         let mut poll = FIRST_POLL;
         let mut quick = QUICK_POLLS;
         let mut was_open = true;
@@ -117,7 +115,7 @@ impl Popen {
                 Some(d) => d.min(now + step),
                 None => now + step,
             };
-            match self.pump_step(step_end, None) {
+            match self.pump_step(step_end) {
                 Activity::Ended => {
                     poll = FIRST_POLL;
                     quick = QUICK_POLLS;
@@ -128,89 +126,54 @@ impl Popen {
         }
     }
 
-    /// The captured output streams that have not ended yet.
-    pub(crate) fn open_outputs(&self) -> Vec<&OutputPump> {
+    /// The captured output streams.
+    pub(crate) fn outputs(&self) -> Vec<&Core> {
         [&self.stdout, &self.stderr]
             .into_iter()
             .flatten()
-            .filter(|p| !p.is_ended())
+            .map(|p| &**p.core())
             .collect()
     }
 
+    /// The captured output streams that have not ended yet.
+    pub(crate) fn open_outputs(&self) -> Vec<&Core> {
+        let mut outputs = self.outputs();
+        outputs.retain(|c| !c.is_ended());
+        outputs
+    }
+
     /// Moves output from the channels into the buffers, waiting until `until` for the first
-    /// activity: output, an EOF, or room in the stdin queue when `stdin` is given.
-    pub(crate) fn pump_step(&self, until: Instant, stdin: Option<&Sender<Vec<u8>>>) -> Activity {
-        let mut activity = Activity::Idle;
-        for pump in self.open_outputs() {
-            activity = merge(activity, drain_one(pump));
-        }
-        if activity != Activity::Idle {
+    /// event of the child if nothing was there.
+    fn pump_step(&self, until: Instant) -> Activity {
+        let seen = self.hub.signal.epoch();
+        let activity = self.move_outputs();
+        if activity != Activity::Idle || self.open_outputs().is_empty() {
+            if activity == Activity::Idle {
+                sleep_until(until);
+            }
             return activity;
         }
-        let open = self.open_outputs();
-        let ready = match (stdin, open.first()) {
-            (None, None) => {
-                sleep_until(until);
-                return Activity::Idle;
-            }
-            (None, Some(first)) => {
-                // Parked on the readers' shared signal: no spinning, one wake-up per event.
-                let news = || open.iter().any(|p| p.has_news());
-                first
-                    .signal()
-                    .wait_until(news, Some(until))
-                    .then(|| open.iter().position(|p| p.has_news()))
-                    .flatten()
-            }
-            (Some(tx), _) => {
-                // Room in the stdin queue is only visible to a `Select`.
-                let mut sel = Select::new();
-                sel.send(tx);
-                for pump in &open {
-                    sel.recv(pump.receiver());
-                }
-                match sel.ready_deadline(until) {
-                    Ok(0) => return Activity::Data, // stdin has room
-                    Ok(i) => Some(i - 1),
-                    Err(_) => None,
-                }
-            }
-        };
-        let Some(i) = ready else {
-            return Activity::Idle;
-        };
-        match drain_one(open[i]) {
-            Activity::Idle => {
-                // Another thread holds this stream and is reading it: let it.
-                sleep_until(until.min(Instant::now() + BUSY_PAUSE));
-                Activity::Idle
-            }
-            seen => seen,
+        // Parked on the hub: no spinning, one wake-up per event.
+        if self.hub.signal.wait_past(seen, Some(until)) {
+            self.move_outputs()
+        } else {
+            Activity::Idle
         }
     }
-}
 
-/// Moves what is in one channel into its buffer, unless another thread is reading it.
-fn drain_one(pump: &OutputPump) -> Activity {
-    let Some(mut st) = pump.try_lock() else {
-        return Activity::Idle;
-    };
-    let before = st.buffered();
-    pump.pull(&mut st, before.saturating_add(DRAIN_STEP));
-    if st.is_ended() {
-        Activity::Ended
-    } else if st.buffered() > before {
-        Activity::Data
-    } else {
-        Activity::Idle
-    }
-}
-
-fn merge(a: Activity, b: Activity) -> Activity {
-    match (a, b) {
-        (Activity::Ended, _) | (_, Activity::Ended) => Activity::Ended,
-        (Activity::Data, _) | (_, Activity::Data) => Activity::Data,
-        _ => Activity::Idle,
+    /// Moves what is in each open output's channel into its buffer.
+    fn move_outputs(&self) -> Activity {
+        let mut activity = Activity::Idle;
+        for core in self.open_outputs() {
+            let moved = core.in_channel.load(Ordering::Acquire) > 0;
+            core.move_along();
+            if core.is_ended() {
+                activity = Activity::Ended;
+            } else if moved && activity == Activity::Idle {
+                activity = Activity::Data;
+            }
+        }
+        activity
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::output::Chunk;
 use crate::{deadline_after, Error, Popen, Stream};
 
 /// A child process used as a file: [`Read`] and [`BufRead`] take its stdout, [`Write`] feeds
@@ -58,6 +59,8 @@ pub struct ProcessIoWrapper {
 struct ReadBuf {
     data: Vec<u8>,
     pos: usize,
+    /// The arrival stamp of the chunk `data` is, kept for giving it back.
+    seq: u64,
 }
 
 impl ReadBuf {
@@ -65,11 +68,13 @@ impl ReadBuf {
     fn fill(&mut self, popen: &Popen, timeout: Option<Duration>) -> io::Result<&[u8]> {
         if self.pos >= self.data.len() {
             let stdout = popen.output(Stream::Stdout)?;
-            match stdout.recv_deadline(deadline(timeout))? {
-                None => return Ok(&[]),
-                Some(data) if data.is_empty() => return Err(timed_out("read", timeout)),
-                Some(data) => {
-                    self.data = data;
+            match stdout.recv_chunk_deadline(deadline(timeout), "read") {
+                None => return Err(timed_out("read", timeout)),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(None)) => return Ok(&[]),
+                Some(Ok(Some(chunk))) => {
+                    self.data = chunk.data;
+                    self.seq = chunk.seq;
                     self.pos = 0;
                 }
             }
@@ -99,7 +104,10 @@ impl ReadBuf {
         self.data.clear();
         self.pos = 0;
         if let Ok(stdout) = popen.output(Stream::Stdout) {
-            stdout.unread(rest);
+            stdout.unread(Chunk {
+                seq: self.seq,
+                data: rest,
+            });
         }
     }
 }
@@ -157,7 +165,9 @@ impl ProcessIoWrapper {
     /// `ErrorKind::TimedOut` or `ErrorKind::UnexpectedEof`; nothing is lost either way.
     pub fn expect(&mut self, pattern: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
         self.buf.get_mut().give_back(&self.popen);
-        Ok(self.popen.expect(pattern, timeout)?)
+        Ok(self
+            .popen
+            .expect_op(Stream::Stdout, pattern, timeout, "expect")?)
     }
 
     /// Waits at most `timeout` for one line of stdout, with its `\n`; `None` at EOF. See
@@ -167,7 +177,10 @@ impl ProcessIoWrapper {
     /// `ErrorKind::TimedOut` if no whole line arrived in time; nothing is lost.
     pub fn read_line_timeout(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
         self.buf.get_mut().give_back(&self.popen);
-        Ok(self.popen.read_line(timeout)?)
+        let deadline = deadline_after(timeout);
+        Ok(self
+            .popen
+            .read_line_op(Stream::Stdout, deadline, timeout, "read_line_timeout")?)
     }
 }
 
@@ -228,7 +241,7 @@ impl Write for &ProcessIoWrapper {
             return Ok(0);
         }
         let stdin = self.popen.input()?;
-        match stdin.send_some(data, deadline(self.write_timeout))? {
+        match stdin.send_some(data, deadline(self.write_timeout), "write")? {
             0 => Err(timed_out("write", self.write_timeout)),
             n => Ok(n),
         }
@@ -236,7 +249,7 @@ impl Write for &ProcessIoWrapper {
 
     fn flush(&mut self) -> io::Result<()> {
         let stdin = self.popen.input()?;
-        if stdin.flush_until(deadline(self.write_timeout))? {
+        if stdin.flush_deadline(deadline(self.write_timeout), "flush")? {
             Ok(())
         } else {
             Err(timed_out("flush", self.write_timeout))

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{child, HANG};
-use procpump::{Error, Popen, ProcessIoWrapper, Stream};
+use procpump::{Error, Options, Popen, ProcessIoWrapper, Stream};
 
 #[test]
 fn expect_finds_a_prompt_split_across_chunks_and_keeps_the_rest() {
@@ -49,8 +49,11 @@ fn expect_reports_eof_before_the_pattern_and_keeps_the_bytes() {
 }
 
 #[test]
-fn expect_finds_a_pattern_after_megabytes_of_output() {
-    let p = Popen::spawn(&mut child(&["echo"])).unwrap();
+fn expect_finds_a_pattern_after_megabytes_of_output_within_its_bound() {
+    let p = Options::new()
+        .output_capacity(4 << 20)
+        .spawn(&mut child(&["echo"]))
+        .unwrap();
     let mut data = vec![b'.'; 3 << 20];
     data.extend_from_slice(b"END");
     // A second thread feeds the child while this one searches its output: written from

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{child, pattern, within, HANG};
 use procpump::{Error, Popen, Stream};
@@ -36,25 +36,41 @@ fn sending_100_mib_to_a_child_that_exits_without_reading_ends_in_stdin_closed() 
 }
 
 #[test]
-fn a_child_flooding_stdout_while_only_stderr_is_read_is_held_back_not_buffered() {
+fn a_child_flooding_stdout_while_only_stderr_is_read_is_held_at_the_bound_then_stalled() {
     let p = Popen::spawn(&mut child(&["flood-ticks"])).unwrap();
-    let start = Instant::now();
-    let mut ticks = Vec::new();
-    while start.elapsed() < Duration::from_millis(700) {
-        if let Some(bytes) = p
-            .recv_timeout(Stream::Stderr, Duration::from_millis(50))
-            .unwrap()
-        {
-            ticks.extend(bytes);
-        }
-    }
+    let (p, ticks, err) = within(HANG, move || {
+        let mut ticks = Vec::new();
+        let err = loop {
+            match p.recv_timeout(Stream::Stderr, HANG) {
+                Ok(Some(bytes)) => ticks.extend(bytes),
+                Ok(None) => panic!("stderr ended"),
+                Err(e) => break e,
+            }
+        };
+        (p, ticks, err)
+    });
+    // Unread stdout is taken in up to its bound, then the child blocks on it: the call on
+    // stderr says so instead of waiting for ever, and names the stream to read.
+    assert!(
+        matches!(
+            err,
+            Error::Stalled {
+                stream: Stream::Stdout,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        p.buffered(Stream::Stdout),
+        procpump::DEFAULT_OUTPUT_CAPACITY
+    );
+    // Each tick follows 64 KiB of stdout: 1 MiB held plus what the pipe holds, not more.
     let count = ticks.iter().filter(|&&b| b == b'\n').count();
-    // Unread stdout fills its pipe and the 64 KiB channel; the child then blocks, so only a
-    // handful of ticks can come (an unbounded buffer would let thousands through).
     assert!(count < 64, "{count} ticks: stdout was not held back");
     // Reading stdout lets it go on: more ticks arrive.
-    let drained = p.asyncread(Duration::from_millis(100)).unwrap().unwrap();
-    assert!(!drained.is_empty());
+    let drained = p.recv(usize::MAX).unwrap().unwrap();
+    assert_eq!(drained.len(), procpump::DEFAULT_OUTPUT_CAPACITY);
     let more = p.recv_timeout(Stream::Stderr, HANG).unwrap().unwrap();
     assert!(!more.is_empty());
     p.kill().unwrap();
