@@ -62,6 +62,17 @@ fn main() -> ExitCode {
         Some("exit") => return ExitCode::from(arg(1) as u8),
         // Start a grandchild that sleeps MS milliseconds holding our pipes, then exit at once.
         Some("grandchild") => grandchild(arg(1)),
+        // A build tool: N stdout lines "line <i>" (flushed), each followed by B bytes of
+        // stderr warning text in one unflushed write.
+        Some("build") => build(arg(1), arg(2)),
+        // N bytes of stderr (pattern), then the stdout line "done".
+        Some("err-then-line") => write_pattern(&mut io::stderr().lock(), arg(1))
+            .and_then(|()| io::stdout().write_all(b"done\n")),
+        // N stderr lines of L bytes each (`e` L - 1 times and a newline), then the
+        // stdout line "done".
+        Some("err-lines-then-line") => err_lines_then_line(arg(1), arg(2)),
+        // stdout "a", stderr "E\n", stdout "b\nc\n", MS milliseconds apart, each flushed.
+        Some("order") => order(arg(1)),
         // Print "ready", then write forever (until killed or the pipe breaks).
         Some("flood") => flood(),
         // Forever: 64 KiB to stdout, then "tick <n>" to stderr (backpressure shows as ticks).
@@ -205,6 +216,46 @@ fn grandchild(ms: u64) -> io::Result<()> {
         .spawn()?;
     println!("spawned");
     Ok(())
+}
+
+fn build(n: u64, err_bytes: u64) -> io::Result<()> {
+    let mut warning = vec![b'w'; err_bytes as usize];
+    if let Some(last) = warning.last_mut() {
+        *last = b'\n';
+    }
+    for i in 0..n {
+        let mut out = io::stdout().lock();
+        writeln!(out, "line {i}")?;
+        out.flush()?;
+        drop(out);
+        io::stderr().write_all(&warning)?;
+    }
+    Ok(())
+}
+
+fn err_lines_then_line(n: u64, len: u64) -> io::Result<()> {
+    let mut line = vec![b'e'; len.max(1) as usize];
+    if let Some(last) = line.last_mut() {
+        *last = b'\n';
+    }
+    let mut err = io::stderr().lock();
+    for _ in 0..n {
+        err.write_all(&line)?;
+    }
+    drop(err);
+    io::stdout().write_all(b"done\n")
+}
+
+fn order(ms: u64) -> io::Result<()> {
+    let pause = || thread::sleep(Duration::from_millis(ms));
+    let mut out = io::stdout();
+    out.write_all(b"a")?;
+    out.flush()?;
+    pause();
+    io::stderr().write_all(b"E\n")?;
+    pause();
+    out.write_all(b"b\nc\n")?;
+    out.flush()
 }
 
 fn flood() -> io::Result<()> {

@@ -171,9 +171,10 @@ impl Core {
         }
     }
 
-    /// Whether the bound holds the reader back now (a drain lifts it).
+    /// Whether the bound holds the reader back now: a drain lifts it, except for a
+    /// [`Overflow::KeepTail`] stream, which never holds more.
     pub(crate) fn is_bounded(&self) -> bool {
-        self.draining.load(Ordering::Acquire) == 0
+        self.policy == Overflow::KeepTail || self.draining.load(Ordering::Acquire) == 0
     }
 
     /// Counts the calling thread as reading this stream until the guard drops.
