@@ -436,7 +436,7 @@ fn memory() -> Vec<Row> {
             "flood, nothing read for 2 s",
             "flood",
             "<= bound + 4 MiB",
-            256.0 + 4096.0,
+            1024.0 + 4096.0,
         ),
         (
             "200 children x 1 MiB, communicate",

@@ -1,6 +1,7 @@
 //! `ProcessIoWrapper`: a child process used with the std::io tools you already know —
-//! `io::copy`, `BufReader::lines`, `read_line` — with timeouts. The example runs itself as
-//! the child, which upper-cases what it reads.
+//! `io::copy`, `BufReader::lines`, `read_line` — with timeouts, and a filter of any size
+//! through `communicate_io`. The example runs itself as the child, which upper-cases what it
+//! reads, line by line, like a filter program.
 //!
 //! Run it with `cargo run --example file_like`.
 
@@ -41,18 +42,38 @@ fn main() -> io::Result<()> {
     file.read_line(&mut line)?;
     print!("read_line        -> {line}");
 
-    // 2. io::copy a whole input in, then read everything out.
-    let mut file = wrapper()?;
-    let text = "many\nlines\nof\ninput\n".repeat(1000);
-    io::copy(&mut text.as_bytes(), &mut file)?;
-    file.get_ref().close_stdin();
-    let mut all = String::new();
-    file.read_to_string(&mut all)?;
+    // 2. A filter of any size: feed a whole input in and take the whole output out, in
+    //    constant memory. `communicate_io` does both at once on this thread...
+    let text = "many\nlines\nof\ninput\n".repeat(1 << 20); // 20 MiB
+    let child = Popen::spawn(Command::new(std::env::current_exe()?).arg("--child"))?;
+    let mut upper = Vec::new();
+    let status = child.communicate_io(text.as_bytes(), &mut upper, io::sink(), None)?;
     println!(
-        "io::copy         -> {} bytes in, {} bytes out",
+        "communicate_io   -> {} bytes in, {} bytes out, {status}",
         text.len(),
-        all.len()
+        upper.len()
     );
+
+    // ...or two threads: one copies the input in while the other reads the output.
+    let file = wrapper()?;
+    let copied = std::thread::scope(|scope| -> io::Result<usize> {
+        let writer = scope.spawn(|| -> io::Result<u64> {
+            let n = io::copy(&mut text.as_bytes(), &mut &file)?;
+            file.get_ref().close_stdin();
+            Ok(n)
+        });
+        let mut out = Vec::new();
+        (&file).read_to_end(&mut out)?;
+        writer.join().expect("writer thread")?;
+        Ok(out.len())
+    })?;
+    println!("two threads      -> {} bytes out", copied);
+
+    // Copying everything in before reading anything cannot work once the output outgrows
+    // the pipes and the bound: the child stops reading. That is an error, not a hang.
+    let mut file = wrapper()?;
+    let err = io::copy(&mut text.as_bytes(), &mut file).unwrap_err();
+    println!("copy, then read  -> {:?}: {err}", err.kind());
 
     // 3. BufReader::lines on a shared reference, while this thread keeps writing.
     let file = wrapper()?;

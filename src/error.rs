@@ -69,8 +69,8 @@ pub enum Error {
     /// [`Overflow::KeepTail`]: crate::Overflow::KeepTail
     #[error(
         "{operation} stalled: the child is blocked writing to its {stream}, which holds as much \
-         unread output as output_capacity allows; read {stream}, merge stderr into stdout \
-         (Options::merge_stderr), raise output_capacity, or keep only its tail (Overflow::KeepTail)"
+         unread output as output_capacity allows; {}",
+        stall_advice(*stream)
     )]
     Stalled {
         /// The stream to read.
@@ -131,6 +131,21 @@ impl Error {
 
     pub(crate) fn timeout(operation: &'static str, timeout: Duration) -> Error {
         Error::Timeout { operation, timeout }
+    }
+}
+
+/// What to do about a stall on `stream`, for the error message.
+fn stall_advice(stream: Stream) -> &'static str {
+    match stream {
+        Stream::Stdout => {
+            "read stdout (from another thread, or with recv_any), raise output_capacity, or \
+             keep only its tail (Overflow::KeepTail)"
+        }
+        Stream::Stderr => {
+            "read stderr (from another thread, or with recv_any), merge it into stdout \
+             (Options::merge_stderr), raise output_capacity, or keep only its tail \
+             (Overflow::KeepTail)"
+        }
     }
 }
 

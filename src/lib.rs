@@ -39,10 +39,12 @@
 //! | | returns immediately | waits at most a timeout | blocks until EOF or exit |
 //! |---|---|---|---|
 //! | read output | [`recv`](Popen::recv), [`recv_err`](Popen::recv_err), [`recv_from`](Popen::recv_from) | [`recv_timeout`](Popen::recv_timeout) (first bytes), [`asyncread`](Popen::asyncread) / [`asyncread_from`](Popen::asyncread_from) (the whole timeout), [`recv_any`](Popen::recv_any) (either stream) | [`events`](Popen::events), `asyncread(Duration::MAX)` |
+//! | stream a build's output line by line | | [`read_line`](Popen::read_line) in a loop (stderr is taken in meanwhile; merge it with [`Options::merge_stderr`] to see both in order) | [`events`](Popen::events) for both streams as they come |
 //! | talk to a prompt | | [`expect`](Popen::expect), [`expect_from`](Popen::expect_from), [`read_line`](Popen::read_line), [`read_line_from`](Popen::read_line_from) | |
 //! | write input | [`send`](Popen::send), [`close_stdin`](Popen::close_stdin) | [`asyncwrite`](Popen::asyncwrite), [`flush_stdin`](Popen::flush_stdin) | `asyncwrite(.., Duration::MAX)` |
 //! | both at once | | [`communicate`](Popen::communicate) with `Some(timeout)` | [`communicate`](Popen::communicate) with `None` |
-//! | the process | [`try_wait`](Popen::try_wait), [`kill`](Popen::kill), [`pid`](Popen::pid) | [`wait_timeout`](Popen::wait_timeout) | [`wait`](Popen::wait) |
+//! | a filter of any size (feed a file in, take the result out) | | [`communicate_io`](Popen::communicate_io) with `Some(timeout)` | [`communicate_io`](Popen::communicate_io) with `None` |
+//! | the process | [`try_wait`](Popen::try_wait), [`kill`](Popen::kill), [`pid`](Popen::pid), [`buffered`](Popen::buffered), [`dropped`](Popen::dropped) | [`wait_timeout`](Popen::wait_timeout) | [`wait`](Popen::wait) |
 //! | as a file | | [`ProcessIoWrapper`] with timeouts set; its [`expect`](ProcessIoWrapper::expect), [`read_line_timeout`](ProcessIoWrapper::read_line_timeout) | [`ProcessIoWrapper`] without timeouts |
 //!
 //! `Duration::ZERO` and `Duration::MAX` are legal everywhere: zero does not wait, `MAX`
@@ -54,7 +56,14 @@
 //!   input before reading blocks as soon as the child, itself blocked on a full stdout, stops
 //!   reading. A parent that reads stdout to the end blocks while the child is blocked on a
 //!   full stderr. Here a thread per pipe keeps every pipe moving, and the caller never touches
-//!   a pipe: both sides always make progress.
+//!   a pipe.
+//! - **Reading one stream while the child fills the other.** While any call waits on one
+//!   stream ([`read_line`](Popen::read_line), [`expect`](Popen::expect),
+//!   [`recv_timeout`](Popen::recv_timeout), [`asyncread`](Popen::asyncread), the wrapper's
+//!   `Read`), the other stream's output keeps being taken into the `Popen`, up to its bound
+//!   ([`Options::output_capacity`], 1 MiB by default). So streaming a build's stdout line by
+//!   line works while the compiler writes warnings to stderr, and the non-blocking
+//!   [`recv`](Popen::recv) and [`send`](Popen::send) move the other stream along too.
 //! - **Waiting on a child that is blocked writing.** std and CPython warn that `wait` can
 //!   deadlock when nobody reads the child's output. [`Popen::wait`] keeps moving output into
 //!   the `Popen`'s own buffer while it waits, so the child finishes and no byte is lost.
@@ -64,22 +73,44 @@
 //! - **A grandchild holding a pipe.** A grandchild that inherited the pipes keeps them open
 //!   after the child exits, so EOF never comes. `wait`, `try_wait`, `kill` and drop do not
 //!   depend on EOF, and [`communicate`](Popen::communicate) with a timeout returns
-//!   [`Error::Timeout`] on time.
+//!   [`Error::Timeout`] on time (its docs show how to kill at a deadline and keep the output).
+//!
+//! What remains is the one wait that no library can end for you: the child has written more
+//! than the bound to a stream nobody reads, and blocks until someone does. Holding more would
+//! break the memory bound, so procpump says so instead of hanging: the waiting call returns
+//! **[`Error::Stalled`]** within milliseconds (not at its timeout), naming the stream to read.
+//! It is not a stall while another thread is blocked reading that stream. Nothing is lost:
+//! after that stream is read, the same call works again. To never see it, read both streams
+//! ([`recv_any`](Popen::recv_any), [`events`](Popen::events), a thread per stream,
+//! [`communicate_io`](Popen::communicate_io)), merge stderr into stdout
+//! ([`Options::merge_stderr`]), or let the stream keep only its tail
+//! ([`Options::overflow`] with [`Overflow::KeepTail`]). The same holds on the input side:
+//! [`asyncwrite`](Popen::asyncwrite), [`flush_stdin`](Popen::flush_stdin) and the wrapper's
+//! `Write` return `Stalled` when the child stopped reading stdin because an output it writes
+//! to is full and unread (the `file_like` pattern: copy all input in, then read).
 //!
 //! # Threads and memory
 //!
 //! Each captured output pipe costs one thread with a 64 KiB stack, alive while its pipe is
 //! open; the stdin writer thread starts with the first byte sent (a child that is only
-//! `communicate(b"")`'d never gets one). The reader waits for room in a bounded channel before
-//! it reads, in chunks of at most [`Options::chunk_size`] (64 KiB by default), so at most
-//! [`Options::output_capacity`] bytes (64 KiB by default) wait per stream, plus the unreturned
-//! tail of one chunk that a small `maxsize` cut. Beyond that the reader stops and the child,
-//! once its pipe is full, blocks: backpressure, not unbounded buffering. At most
-//! [`Options::input_capacity`] bytes (256 KiB by default) are queued for stdin; the writer
-//! takes what is queued into one write, so as much again can be in a write in progress. The one exception is [`wait`](Popen::wait) (and
-//! [`communicate`](Popen::communicate)), which must take in all the output the child writes
-//! until it exits. Measured: 200 children each holding 1 MiB of unread output, drained one
-//! after another, peak at about 30 MiB of RSS in all.
+//! `communicate(b"")`'d never gets one).
+//!
+//! Memory is spent where a call needs it. A reader reads ahead on its own only
+//! [`Options::read_ahead`] bytes (32 KiB by default): that is all a `Popen` nobody is
+//! calling holds per stream. While a call waits on a stream, its reader runs ahead in reads
+//! of up to [`Options::chunk_size`] (64 KiB). Calls move a stream out of its channel into the `Popen`'s buffer, up to
+//! [`Options::output_capacity`] unread bytes per stream (1 MiB by default), counted in bytes
+//! however the child writes; then the reader stops and the child, once its pipe is full,
+//! blocks. [`expect`](Popen::expect) and [`read_line`](Popen::read_line) hold at most that
+//! much while they search. At most [`Options::input_capacity`] bytes (256 KiB by default) are
+//! queued for stdin; the writer takes what is queued into one write, so as much again can be
+//! in a write in progress. The exceptions are [`wait`](Popen::wait) and
+//! [`communicate`](Popen::communicate), which take in all the output the child writes until
+//! it exits (except for an [`Overflow::KeepTail`] stream, which never holds more than its
+//! bound); [`communicate_io`](Popen::communicate_io) streams instead, in constant memory.
+//! Measured: 200 children each writing 1 MiB, drained one after another with `communicate`,
+//! peak at about 16–24 MiB of RSS in all; 256 MiB both ways through `communicate_io`, under
+//! 1 MiB.
 //!
 //! # Disconnection and drop
 //!

@@ -4,9 +4,10 @@
 //! The bound. `held` counts every byte the reader has read and nobody has returned yet, in
 //! the channel or in the buffer. The reader reads only while `held < capacity` (unless a
 //! `wait` or `communicate` is taking in everything) and while the channel holds less than
-//! the read-ahead. So a stream nobody calls keeps at most the read-ahead (64 KiB), while a
+//! the read-ahead. So a stream nobody calls keeps at most the read-ahead (32 KiB), while a
 //! caller busy with the other stream moves this one out of the channel into the buffer, up
-//! to `capacity`: memory is spent where a call needs it.
+//! to `capacity`, and a caller waiting on this one lets the reader run ahead up to
+//! `capacity` in full-size reads: memory is spent where a call needs it.
 //!
 //! Locking. The buffer's lock is held only to move bytes, never while sleeping: blocking
 //! calls look, release, and park on the hub. Holding it (a [`Reading`]) is the right to take.
@@ -177,12 +178,19 @@ impl Core {
         self.policy == Overflow::KeepTail || self.draining.load(Ordering::Acquire) == 0
     }
 
+    /// Whether a call is waiting on this stream or draining it: then the reader reads ahead
+    /// up to the bound, in full-size reads, instead of just the read-ahead.
+    pub(crate) fn is_demanded(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0 || self.draining.load(Ordering::Acquire) > 0
+    }
+
     /// Counts the calling thread as reading this stream until the guard drops.
     pub(crate) fn waiting(&self) -> Counted<'_> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.room.notify();
         Counted {
             count: &self.waiting,
-            core: None,
+            core: Some(self),
         }
     }
 
@@ -200,7 +208,7 @@ impl Core {
 /// A count held up while a call runs (a waiting reader, a drain).
 pub(crate) struct Counted<'a> {
     count: &'a AtomicUsize,
-    /// Set for a drain: when it ends, the reader re-checks the bound.
+    /// The stream whose reader re-checks its room when the count changes.
     core: Option<&'a Core>,
 }
 

@@ -46,7 +46,7 @@ fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) 
         let room = match core.policy {
             // Never waits: the oldest bytes make way instead.
             Overflow::KeepTail => usize::MAX,
-            _ => match wait_for_room(&mut pipe, core, tx, &mut carry, &mut buf) {
+            _ => match wait_for_room(&mut pipe, core, tx, size, &mut carry, &mut buf) {
                 Some(room) => room,
                 None => return,
             },
@@ -94,14 +94,23 @@ fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) 
     }
 }
 
-/// How many bytes the reader may read now: limited by the channel's read-ahead and, unless a
-/// drain lifted it, by the stream's bound.
-fn room(core: &Core, tx: &Sender<Msg>) -> (usize, usize) {
-    let channel = if tx.is_full() {
+/// How many bytes the reader may read now, given its next read `size`: a whole read if it
+/// fits the channel, and what the stream's bound allows (unless a drain lifted it).
+///
+/// While no call is waiting on or draining the stream, what waits in the channel stays
+/// within the read-ahead, in reads no larger; while one is, reads are full-size and only the
+/// bound limits them. Reads are kept whole so that their buffers are alike and reused.
+fn room(core: &Core, tx: &Sender<Msg>, size: usize) -> (usize, usize) {
+    let (limit, size) = if core.is_demanded() {
+        (core.capacity.max(size), size)
+    } else {
+        (core.read_ahead, size.min(core.read_ahead))
+    };
+    let in_channel = core.in_channel.load(Ordering::Acquire);
+    let channel = if tx.is_full() || in_channel + size > limit {
         0
     } else {
-        let in_channel = core.in_channel.load(Ordering::Acquire);
-        core.read_ahead.saturating_sub(in_channel)
+        size
     };
     let bound = if core.is_bounded() {
         core.capacity
@@ -122,11 +131,11 @@ enum Step {
     Stop,
 }
 
-fn next_step(core: &Core, tx: &Sender<Msg>, holding_carry: bool) -> Step {
+fn next_step(core: &Core, tx: &Sender<Msg>, size: usize, holding_carry: bool) -> Step {
     if core.closed.load(Ordering::Acquire) {
         return Step::Stop;
     }
-    match room(core, tx) {
+    match room(core, tx, size) {
         (channel, bound) if channel.min(bound) > 0 => Step::Read(channel.min(bound)),
         (channel, 0) if channel > 0 && !holding_carry => Step::Probe,
         _ => Step::Wait,
@@ -143,11 +152,12 @@ fn wait_for_room<R: Read>(
     pipe: &mut R,
     core: &Core,
     tx: &Sender<Msg>,
+    size: usize,
     carry: &mut Option<u8>,
     buf: &mut Vec<u8>,
 ) -> Option<usize> {
     loop {
-        match next_step(core, tx, carry.is_some()) {
+        match next_step(core, tx, size, carry.is_some()) {
             Step::Stop => return None,
             Step::Read(room) => return Some(room),
             Step::Probe => {
@@ -169,8 +179,8 @@ fn wait_for_room<R: Read>(
                 // Nothing to read into for a while: a quiet stream should not hold a buffer.
                 *buf = Vec::new();
                 let holding = carry.is_some();
-                core.room
-                    .wait_until(|| next_step(core, tx, holding) != Step::Wait, None);
+                let ready = || next_step(core, tx, size, holding) != Step::Wait;
+                core.room.wait_until(ready, None);
             }
         }
     }
@@ -186,7 +196,7 @@ fn deliver(core: &Core, tx: &Sender<Msg>, data: Vec<u8>) -> bool {
         data,
     };
     if core.policy == Overflow::KeepTail {
-        let (channel, bound) = room(core, tx);
+        let (channel, bound) = room(core, tx, n);
         if n > channel.min(bound) {
             core.read().push_keeping_tail(chunk);
             core.hub.signal.notify();
