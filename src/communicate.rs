@@ -17,14 +17,23 @@ impl Popen {
     ///
     /// Stdin is closed once the input is written, so the child sees EOF. A child that exits
     /// without reading all its input is not an error. Output of a stream that was not captured
-    /// is empty. `None` waits as long as it takes; so does `Some(Duration::MAX)`.
+    /// is empty. `None` waits as long as it takes; so does `Some(Duration::MAX)`. All output
+    /// is held in memory while this runs, beyond [`Options::output_capacity`] (except for an
+    /// [`Overflow::KeepTail`] stream, which keeps its tail); for output of any size, use
+    /// [`communicate_io`](Popen::communicate_io).
+    ///
+    /// [`Options::output_capacity`]: crate::Options::output_capacity
+    /// [`Overflow::KeepTail`]: crate::Overflow::KeepTail
     ///
     /// # Errors
-    /// [`Error::Timeout`] when `timeout` passes first. Nothing is lost then: the output read so
-    /// far and the input not yet written stay with the `Popen`, and calling
-    /// `communicate(b"", ..)` again continues writing that input and returns all the output
-    /// from the first call on, exactly once (as CPython's `communicate` does). Input given to a
-    /// later call is appended to what is still unsent.
+    /// - [`Error::Timeout`] when `timeout` passes first. Nothing is lost then: the output read
+    ///   so far and the input not yet written stay with the `Popen`, and calling
+    ///   `communicate(b"", ..)` again continues writing that input and returns all the output
+    ///   from the first call on, exactly once (as CPython's `communicate` does). Input given
+    ///   to a later call is appended to what is still unsent.
+    /// - [`Error::NotCaptured`] for non-empty `input` when stdin was not piped;
+    ///   [`Error::StdinClosed`] for non-empty `input` after stdin was closed.
+    /// - [`Error::Io`] if reading or writing a pipe failed (the output stays buffered).
     ///
     /// ```
     /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
@@ -49,9 +58,42 @@ impl Popen {
     /// # Ok::<(), procpump::Error>(())
     /// ```
     ///
-    /// [`Error::NotCaptured`] for non-empty `input` when stdin was not piped;
-    /// [`Error::StdinClosed`] for non-empty `input` after stdin was closed;
-    /// [`Error::Io`] if reading or writing a pipe failed (the output stays buffered).
+    /// # Kill at a deadline, keep what it wrote, never hang on a grandchild
+    ///
+    /// `communicate` waits for EOF, and a grandchild that inherited the pipes keeps them
+    /// open after the child exits, so after `kill` do not call `communicate` again: wait for
+    /// the child itself, then take what arrived, with a short wait for the last bytes.
+    ///
+    /// ```
+    /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
+    /// #     println!("working");
+    /// #     std::thread::sleep(std::time::Duration::from_secs(30));
+    /// #     return Ok(());
+    /// # }
+    /// # let program = std::env::current_exe()?;
+    /// use std::process::{Command, Output};
+    /// use std::time::Duration;
+    /// use procpump::{Popen, Stream};
+    ///
+    /// // A child that prints "working", then takes far too long.
+    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// let out = match child.communicate(b"", Some(Duration::from_millis(300))) {
+    ///     Ok(out) => out,
+    ///     Err(e) if e.is_timeout() => {
+    ///         child.kill()?;
+    ///         let status = child.wait()?; // the child, not its pipes: no grandchild holds this up
+    ///         let grace = Duration::from_millis(100); // for bytes still in the pipes
+    ///         let stdout = child.asyncread(grace)?.unwrap_or_default();
+    ///         let stderr = child.asyncread_from(Stream::Stderr, grace)?.unwrap_or_default();
+    ///         Output { status, stdout, stderr }
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// };
+    /// assert_eq!(out.stdout, b"working\n");
+    /// assert!(!out.status.success());
+    /// # Ok::<(), procpump::Error>(())
+    /// ```
+    ///
     pub fn communicate(&self, input: &[u8], timeout: Option<Duration>) -> Result<Output> {
         let deadline = timeout.and_then(deadline_after);
         let timed_out = || Error::timeout("communicate", timeout.unwrap_or(Duration::MAX));

@@ -229,12 +229,16 @@ impl Popen {
     /// Returns immediately after queueing as much of `data` as fits for the child's stdin;
     /// returns how many bytes were taken (0 when the queue is full, or for empty `data`).
     ///
-    /// The bytes are written to the pipe by the writer thread, in order.
+    /// The bytes are written to the pipe by the writer thread, in order. It also moves the
+    /// child's output along (out of the channels, up to each stream's bound), so a loop of
+    /// `send` calls alone does not hold the child back.
     ///
     /// # Errors
     /// [`Error::StdinClosed`] after [`close_stdin`](Popen::close_stdin) or once the child closed
     /// its stdin; [`Error::Io`] once for any other write failure;
-    /// [`Error::NotCaptured`] when stdin was not piped.
+    /// [`Error::NotCaptured`] when stdin was not piped; [`Error::Stalled`] instead of a count
+    /// of 0 when the child stopped reading because an output it writes to is full and unread
+    /// (read that output, or see [`asyncwrite`](Popen::asyncwrite)).
     pub fn send(&self, data: &[u8]) -> Result<usize> {
         self.input()?.send(data)
     }
@@ -246,10 +250,14 @@ impl Popen {
     /// it takes. Errors as for `send`; bytes taken before an error are reported, and the error
     /// comes on the next call.
     ///
-    /// A child that echoes its input stops reading once its output is not read: then this
-    /// waits out its timeout. Read the output meanwhile (from another thread, or with `send`
-    /// and [`recv_any`](Popen::recv_any) in one loop), or let
-    /// [`communicate`](Popen::communicate) do both.
+    /// While it waits, the child's output is taken in, up to each stream's bound. A child that
+    /// echoes its input stops reading once more than that is unread: then this returns
+    /// [`Error::Stalled`] naming the output to read, within milliseconds (or a short count, if
+    /// it took some bytes first; the next call reports the stall). To avoid it, read the
+    /// output meanwhile (from another thread, or with `send` and
+    /// [`recv_any`](Popen::recv_any) in one loop), or let
+    /// [`communicate`](Popen::communicate) or [`communicate_io`](Popen::communicate_io) do
+    /// both.
     ///
     /// ```
     /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
@@ -279,7 +287,9 @@ impl Popen {
     /// returns whether it was.
     ///
     /// # Errors
-    /// [`Error::StdinClosed`] if the child closed its stdin before taking it all.
+    /// [`Error::StdinClosed`] if the child closed its stdin before taking it all;
+    /// [`Error::Stalled`] if the child stopped reading because an output it writes to is full
+    /// and unread (read it, from another thread or with [`recv_any`](Popen::recv_any)).
     pub fn flush_stdin(&self, timeout: Duration) -> Result<bool> {
         self.input()?
             .flush_deadline(deadline_after(timeout), "flush_stdin")
@@ -310,8 +320,10 @@ impl Popen {
     ///
     /// `Some(bytes)` holds 0..=`maxsize` bytes (empty when nothing is there yet); `None` comes
     /// only once the stream reached EOF and every byte was returned. A chunk cut by `maxsize`
-    /// keeps its tail for the next call. If another thread is blocked reading this stream at
-    /// this moment, returns `Some` empty: that thread gets the bytes.
+    /// keeps its tail for the next call. Everything buffered at that moment is returned (up to
+    /// `maxsize`), even while another thread is blocked reading this stream. It also moves the
+    /// other stream along (out of its channel, up to its bound), so a polling loop over one
+    /// stream does not hold the child back.
     ///
     /// ```
     /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
@@ -338,7 +350,12 @@ impl Popen {
     ///
     /// # Errors
     /// [`Error::Io`] once, after the bytes before it, if reading the pipe failed;
-    /// [`Error::NotCaptured`] when the stream was not piped.
+    /// [`Error::NotCaptured`] when the stream was not piped; [`Error::Stalled`] instead of an
+    /// empty read when the child is blocked writing to the *other* stream, which holds its
+    /// whole bound unread: no byte will come here until that one is read. Read both streams
+    /// ([`recv_any`](Popen::recv_any)), merge stderr into stdout
+    /// ([`Options::merge_stderr`]), or make the other stream
+    /// [`Overflow::KeepTail`](crate::Overflow::KeepTail) to never see it.
     pub fn recv_from(&self, which: Stream, maxsize: usize) -> Result<Option<Vec<u8>>> {
         self.output(which)?.recv(maxsize, "recv_from")
     }
@@ -347,7 +364,9 @@ impl Popen {
     /// everything there: `Some` (empty on timeout), or `None` at EOF.
     ///
     /// `Duration::ZERO` does not wait; `Duration::MAX` waits for data or EOF however long.
-    /// Errors as for [`recv_from`](Popen::recv_from).
+    /// While it waits, the other stream is taken in up to its bound; beyond that, this returns
+    /// [`Error::Stalled`] naming it, within milliseconds rather than at the timeout (see
+    /// [`recv_from`](Popen::recv_from) for how to avoid it). Other errors as for `recv_from`.
     pub fn recv_timeout(&self, which: Stream, timeout: Duration) -> Result<Option<Vec<u8>>> {
         self.output(which)?
             .recv_deadline(deadline_after(timeout), "recv_timeout")
@@ -364,7 +383,10 @@ impl Popen {
     /// arrived on `which`.
     ///
     /// `None` only if the stream was already at EOF, and drained, when called.
-    /// `Duration::MAX` reads to EOF. Errors as for [`recv_from`](Popen::recv_from).
+    /// `Duration::MAX` reads to EOF. While it waits, the other stream is taken in up to its
+    /// bound; if the child then blocks on it, this returns early with what it collected, or
+    /// [`Error::Stalled`] naming that stream if it collected nothing (see
+    /// [`recv_from`](Popen::recv_from) for how to avoid it). Other errors as for `recv_from`.
     pub fn asyncread_from(&self, which: Stream, timeout: Duration) -> Result<Option<Vec<u8>>> {
         self.output(which)?
             .read_deadline(deadline_after(timeout), "asyncread_from")

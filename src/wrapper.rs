@@ -20,6 +20,17 @@ use crate::{deadline_after, Error, Popen, Stream};
 /// queued was written to the pipe. With no timeout set (the default), they wait as long as it
 /// takes; a zero timeout means "do not wait".
 ///
+/// A child is not a file in one way: it stops reading once its output is full and unread. So
+/// writing all input before reading any output (`io::copy` in, then `read_to_end`) works only
+/// while the output fits the bound ([`Options::output_capacity`](crate::Options::output_capacity));
+/// beyond that, `write` returns `ErrorKind::Deadlock` ([`Error::Stalled`]) instead of
+/// hanging. For a filter of any size, read and write at once: write from one thread and read
+/// from another through `&ProcessIoWrapper`, or use
+/// [`Popen::communicate_io`], which does both on one thread in constant memory. Reads, in
+/// turn, take in stderr meanwhile up to its bound and return `ErrorKind::Deadlock` if the
+/// child blocks on it: read stderr through [`get_ref`](ProcessIoWrapper::get_ref), merge it
+/// into stdout, or make it [`Overflow::KeepTail`](crate::Overflow::KeepTail).
+///
 /// ```
 /// use std::io::{BufRead, Write};
 /// use std::process::Command;
@@ -162,7 +173,9 @@ impl ProcessIoWrapper {
     /// [`Popen::expect`].
     ///
     /// # Errors
-    /// `ErrorKind::TimedOut` or `ErrorKind::UnexpectedEof`; nothing is lost either way.
+    /// `ErrorKind::TimedOut`, `ErrorKind::UnexpectedEof`, or `ErrorKind::Deadlock` when the
+    /// bound filled without the pattern or the child blocks on unread stderr (see
+    /// [`Popen::expect_from`] for how to avoid it); nothing is lost in any case.
     pub fn expect(&mut self, pattern: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
         self.buf.get_mut().give_back(&self.popen);
         Ok(self
@@ -174,7 +187,9 @@ impl ProcessIoWrapper {
     /// [`Popen::read_line`]. (`BufRead::read_line` uses the read timeout instead.)
     ///
     /// # Errors
-    /// `ErrorKind::TimedOut` if no whole line arrived in time; nothing is lost.
+    /// `ErrorKind::TimedOut` if no whole line arrived in time; `ErrorKind::Deadlock` for a
+    /// line longer than the bound, or when the child blocks on unread stderr (see
+    /// [`Popen::read_line`]); nothing is lost.
     pub fn read_line_timeout(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
         self.buf.get_mut().give_back(&self.popen);
         let deadline = deadline_after(timeout);
@@ -194,7 +209,7 @@ fn timed_out(what: &'static str, t: Option<Duration>) -> io::Error {
 
 impl BufRead for ProcessIoWrapper {
     /// Blocks until stdout has at least one byte, reaches EOF (empty slice) or the read
-    /// timeout passes (`ErrorKind::TimedOut`).
+    /// timeout passes (`ErrorKind::TimedOut`); `ErrorKind::Deadlock` as for `read`.
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         self.buf.get_mut().fill(&self.popen, self.read_timeout)
     }
@@ -207,7 +222,8 @@ impl BufRead for ProcessIoWrapper {
 
 impl Read for ProcessIoWrapper {
     /// Blocks until at least one byte of stdout, EOF (`Ok(0)`) or the read timeout
-    /// (`ErrorKind::TimedOut`; nothing is lost).
+    /// (`ErrorKind::TimedOut`; nothing is lost); `ErrorKind::Deadlock` at once when the child
+    /// blocks on unread stderr (see the type's docs).
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let timeout = self.read_timeout;
         self.buf.get_mut().read(&self.popen, timeout, out)
@@ -223,12 +239,15 @@ impl Read for &ProcessIoWrapper {
 
 impl Write for ProcessIoWrapper {
     /// Blocks until at least one byte is queued for stdin or the write timeout passes
-    /// (`ErrorKind::TimedOut`); `ErrorKind::BrokenPipe` once stdin is closed.
+    /// (`ErrorKind::TimedOut`); `ErrorKind::BrokenPipe` once stdin is closed;
+    /// `ErrorKind::Deadlock` at once when the child stopped reading because its output is
+    /// full and unread (see the type's docs).
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         (&*self).write(data)
     }
 
-    /// Blocks until everything queued was written to the pipe, or the write timeout passes.
+    /// Blocks until everything queued was written to the pipe, or the write timeout passes
+    /// (`ErrorKind::TimedOut`); `ErrorKind::Deadlock` as for `write`.
     fn flush(&mut self) -> io::Result<()> {
         (&*self).flush()
     }
