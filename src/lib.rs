@@ -40,7 +40,7 @@
 //! |---|---|---|---|
 //! | read output | [`recv`](Popen::recv), [`recv_err`](Popen::recv_err), [`recv_from`](Popen::recv_from) | [`recv_timeout`](Popen::recv_timeout) (first bytes), [`asyncread`](Popen::asyncread) / [`asyncread_from`](Popen::asyncread_from) (the whole timeout), [`recv_any`](Popen::recv_any) (either stream) | [`events`](Popen::events), `asyncread(Duration::MAX)` |
 //! | stream a build's output line by line | | [`read_line`](Popen::read_line) in a loop (stderr is taken in meanwhile; merge it with [`Options::merge_stderr`] to see both in order) | [`events`](Popen::events) for both streams as they come |
-//! | talk to a prompt | | [`expect`](Popen::expect), [`expect_from`](Popen::expect_from), [`read_line`](Popen::read_line), [`read_line_from`](Popen::read_line_from) | |
+//! | talk to a prompt | | [`expect`](Popen::expect), [`read_line`](Popen::read_line) | |
 //! | write input | [`send`](Popen::send), [`close_stdin`](Popen::close_stdin) | [`asyncwrite`](Popen::asyncwrite), [`flush_stdin`](Popen::flush_stdin) | `asyncwrite(.., Duration::MAX)` |
 //! | both at once | | [`communicate`](Popen::communicate) with `Some(timeout)` | [`communicate`](Popen::communicate) with `None` |
 //! | a filter of any size (feed a file in, take the result out) | | [`communicate_io`](Popen::communicate_io) with `Some(timeout)` | [`communicate_io`](Popen::communicate_io) with `None` |
@@ -131,22 +131,23 @@
 
 mod communicate;
 mod error;
-mod expect;
 mod input;
 mod options;
 mod output;
+mod pipes;
 mod popen;
 mod process;
 mod select;
 mod signal;
-mod wait;
 mod wrapper;
 
 pub use error::{Error, Result};
+pub use input::InputHandle;
 pub use options::{
     Capture, Options, Overflow, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_CAPACITY,
     DEFAULT_OUTPUT_CAPACITY, DEFAULT_READ_AHEAD, MAX_CHUNK_SIZE,
 };
+pub use output::OutputHandle;
 pub use popen::{Popen, Stream};
 pub use select::Events;
 pub use wrapper::ProcessIoWrapper;

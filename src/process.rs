@@ -1,19 +1,35 @@
-//! The process handle: try_wait / kill / reap, shared across threads without blocking `kill`.
+//! The process handle: try_wait / wait / kill / reap, shared across threads without blocking
+//! `kill`.
 //!
 //! std's `Child::wait` needs `&mut Child` and blocks, so holding it behind a lock would block
 //! `kill` for as long as the child runs. Instead every call here takes the lock only for a
-//! non-blocking `try_wait` or `kill`; blocking waits are built on top (in `Popen`) from the
-//! readers' EOF signals and a backoff.
+//! non-blocking `try_wait` or `kill`, and the blocking waits are built on top from two
+//! signals: the output readers reach EOF when the child exits (the prompt signal, taken while
+//! moving their output into the pipes' buffers so the child never blocks on a full pipe), and
+//! `try_wait` polled with a backoff (the fallback, for children without captured output or
+//! with a grandchild holding the pipes).
 
 use std::process::{Child, ExitStatus};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::pipes::{Activity, Pipes};
 use crate::Result;
 
 /// Stack size for the threads procpump starts; they only move bytes between heap buffers.
 pub(crate) const THREAD_STACK: usize = 64 * 1024;
+
+/// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
+const FIRST_POLL: Duration = Duration::from_micros(50);
+const LAST_POLL: Duration = Duration::from_millis(100);
+/// How many times to yield and poll at once when the outputs have ended, before sleeping.
+const QUICK_POLLS: u32 = 4;
+/// How long one step waits while an output is still open: its EOF is the prompt exit signal,
+/// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare. A
+/// timed wake-up costs tens of microseconds of CPU on a VM: this keeps waiting near zero.
+const OPEN_POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub(crate) struct Process {
@@ -51,6 +67,64 @@ impl Process {
             *self.status.lock() = Some(status);
         }
         Ok(found)
+    }
+
+    /// Blocks until the child exits; see [`wait_deadline`](Process::wait_deadline).
+    pub(crate) fn wait(&self, pipes: &Pipes) -> Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.wait_deadline(pipes, None)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// Waits until `deadline` (for ever: `None`) for the child to exit, moving its output into
+    /// the pipes' buffers meanwhile so it cannot block on a full pipe; `None` if it still runs.
+    pub(crate) fn wait_deadline(
+        &self,
+        pipes: &Pipes,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ExitStatus>> {
+        // Every byte the child writes is taken in while this runs: the bound is lifted.
+        let outputs = pipes.outputs();
+        let _draining: Vec<_> = outputs.iter().map(|c| c.draining()).collect();
+        let mut poll = FIRST_POLL;
+        let mut quick = QUICK_POLLS;
+        let mut was_open = true;
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            let outputs_open = !pipes.open_outputs().is_empty();
+            if was_open && !outputs_open {
+                // The outputs ended (perhaps seen by another thread): the exit is near.
+                poll = FIRST_POLL;
+                quick = QUICK_POLLS;
+            }
+            was_open = outputs_open;
+            if quick > 0 && !outputs_open && deadline.is_none_or(|d| Instant::now() < d) {
+                // The outputs ended, so the child is probably exiting: that usually takes
+                // microseconds, less than the shortest sleep the OS gives. A few yields first.
+                quick -= 1;
+                thread::yield_now();
+                continue;
+            }
+            let now = Instant::now();
+            let step = if outputs_open { OPEN_POLL } else { poll };
+            let step_end = match deadline {
+                Some(d) if d <= now => return Ok(None),
+                Some(d) => d.min(now + step),
+                None => now + step,
+            };
+            match pipes.pump_step(step_end) {
+                Activity::Ended => {
+                    poll = FIRST_POLL;
+                    quick = QUICK_POLLS;
+                }
+                Activity::Data => {}
+                Activity::Idle => poll = (poll * 2).min(LAST_POLL),
+            }
+        }
     }
 
     /// Returns immediately after asking the OS to kill the child; `Ok` if it already exited.

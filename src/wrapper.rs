@@ -78,7 +78,7 @@ impl ReadBuf {
     /// Blocks until bytes are buffered, EOF (empty) or `timeout` (`TimedOut`).
     fn fill(&mut self, popen: &Popen, timeout: Option<Duration>) -> io::Result<&[u8]> {
         if self.pos >= self.data.len() {
-            let stdout = popen.output(Stream::Stdout)?;
+            let stdout = popen.pipes.output(Stream::Stdout)?;
             match stdout.recv_chunk_deadline(deadline(timeout), "read") {
                 None => return Err(timed_out("read", timeout)),
                 Some(Err(e)) => return Err(e.into()),
@@ -114,7 +114,7 @@ impl ReadBuf {
         let rest = self.data.split_off(self.pos.min(self.data.len()));
         self.data.clear();
         self.pos = 0;
-        if let Ok(stdout) = popen.output(Stream::Stdout) {
+        if let Ok(stdout) = popen.pipes.output(Stream::Stdout) {
             stdout.unread(Chunk {
                 seq: self.seq,
                 data: rest,
@@ -175,12 +175,12 @@ impl ProcessIoWrapper {
     /// # Errors
     /// `ErrorKind::TimedOut`, `ErrorKind::UnexpectedEof`, or `ErrorKind::Deadlock` when the
     /// bound filled without the pattern or the child blocks on unread stderr (see
-    /// [`Popen::expect_from`] for how to avoid it); nothing is lost in any case.
+    /// [`OutputHandle::expect`](crate::OutputHandle::expect) for how to avoid it); nothing is lost in any case.
     pub fn expect(&mut self, pattern: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
         self.buf.get_mut().give_back(&self.popen);
-        Ok(self
-            .popen
-            .expect_op(Stream::Stdout, pattern, timeout, "expect")?)
+        let deadline = deadline_after(timeout);
+        let stdout = self.popen.pipes.output(Stream::Stdout)?;
+        Ok(stdout.expect_or_eof(pattern, deadline, "expect", timeout)?)
     }
 
     /// Waits at most `timeout` for one line of stdout, with its `\n`; `None` at EOF. See
@@ -193,9 +193,8 @@ impl ProcessIoWrapper {
     pub fn read_line_timeout(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
         self.buf.get_mut().give_back(&self.popen);
         let deadline = deadline_after(timeout);
-        Ok(self
-            .popen
-            .read_line_op(Stream::Stdout, deadline, timeout, "read_line_timeout")?)
+        let stdout = self.popen.pipes.output(Stream::Stdout)?;
+        Ok(stdout.line_until(deadline, "read_line_timeout", timeout)?)
     }
 }
 
@@ -259,7 +258,7 @@ impl Write for &ProcessIoWrapper {
         if data.is_empty() {
             return Ok(0);
         }
-        let stdin = self.popen.input()?;
+        let stdin = self.popen.pipes.input()?;
         match stdin.send_some(data, deadline(self.write_timeout), "write")? {
             0 => Err(timed_out("write", self.write_timeout)),
             n => Ok(n),
@@ -267,8 +266,8 @@ impl Write for &ProcessIoWrapper {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        let stdin = self.popen.input()?;
-        if stdin.flush_deadline(deadline(self.write_timeout), "flush")? {
+        let stdin = self.popen.pipes.input()?;
+        if stdin.flush_within(deadline(self.write_timeout), "flush")? {
             Ok(())
         } else {
             Err(timed_out("flush", self.write_timeout))

@@ -22,7 +22,9 @@ fn closed_or<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> bool) -> bool {
 }
 
 /// Every call with edge arguments; `ended` says the child's output has reached EOF, so calls
-/// that wait for output may be given `Duration::MAX`.
+/// that wait for output may be given `Duration::MAX`. The deprecated `_from` aliases are
+/// exercised too: they must keep working.
+#[allow(deprecated)]
 fn exercise(p: &Popen, ended: bool) {
     for maxsize in [0, 1, usize::MAX] {
         for s in [Stream::Stdout, Stream::Stderr] {

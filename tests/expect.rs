@@ -93,6 +93,7 @@ fn read_line_times_out_on_a_half_line() {
 }
 
 #[test]
+#[allow(deprecated)] // the 0.1 `_from` aliases keep working
 fn expect_and_read_line_work_on_stderr_too() {
     let p = Popen::spawn(&mut child(&["echo-both"])).unwrap();
     p.send(b"a\nb> ").unwrap();

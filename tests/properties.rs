@@ -63,6 +63,13 @@ fn config() -> ProptestConfig {
     ProptestConfig::with_cases(cases)
 }
 
+fn handle(p: &Popen, s: Stream) -> &procpump::OutputHandle {
+    match s {
+        Stream::Stdout => p.stdout().unwrap(),
+        Stream::Stderr => p.stderr().unwrap(),
+    }
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -122,7 +129,7 @@ fn run(ops: Vec<Op>, capacity: usize, chunk: usize) -> Result<(), TestCaseError>
                 Ok(got) => collect(s, got),
                 Err(e) => stalled(&e, Some(s))?,
             },
-            Op::ReadLine(s, t) => match p.read_line_from(s, ms(t)) {
+            Op::ReadLine(s, t) => match handle(&p, s).recv_line_timeout(ms(t)) {
                 Ok(got) => {
                     prop_assert!(got.as_ref().is_none_or(|l| !l.is_empty()));
                     collect(s, got);

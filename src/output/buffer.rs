@@ -105,6 +105,37 @@ impl Buffer {
         out
     }
 
+    /// Moves up to `out.len()` buffered bytes into `out`, returning how many: no allocation.
+    pub(crate) fn take_slice(&mut self, out: &mut [u8]) -> usize {
+        let mut done = 0;
+        while done < out.len() {
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
+            let rest = &front.data[self.front_pos..];
+            let n = rest.len().min(out.len() - done);
+            out[done..done + n].copy_from_slice(&rest[..n]);
+            done += n;
+            if n == rest.len() {
+                self.chunks.pop_front();
+                self.front_pos = 0;
+            } else {
+                self.front_pos += n;
+            }
+            self.consumed(n);
+        }
+        done
+    }
+
+    /// Appends up to `maxsize` buffered bytes to `out`, returning how many; allocates only if
+    /// `out` has too little spare capacity.
+    pub(crate) fn take_into(&mut self, out: &mut Vec<u8>, maxsize: usize) -> usize {
+        let n = maxsize.min(self.len);
+        let start = out.len();
+        out.resize(start + n, 0);
+        self.take_slice(&mut out[start..])
+    }
+
     /// Removes the front chunk's remaining bytes, with its stamp.
     pub(crate) fn take_front(&mut self) -> Option<Chunk> {
         let seq = self.front_seq()?;

@@ -47,6 +47,8 @@ pub(crate) struct Core {
     overflow_since: AtomicU64,
     /// Threads inside a blocking call that reads this stream.
     waiting: AtomicUsize,
+    /// Bytes a waiting `recv_exact` needs at once: the bound stretches to hold them.
+    wanted: AtomicUsize,
     /// Bytes a [`Overflow::KeepTail`] stream dropped.
     pub(crate) dropped: AtomicU64,
     /// The reader returned.
@@ -110,6 +112,7 @@ impl Core {
             draining: AtomicUsize::new(0),
             overflow_since: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
+            wanted: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             done: AtomicBool::new(false),
             ended: AtomicBool::new(false),
@@ -172,6 +175,19 @@ impl Core {
         }
     }
 
+    /// The most unread bytes the stream may hold: its capacity, or more while a call waits
+    /// for that many bytes at once.
+    pub(crate) fn bound(&self) -> usize {
+        self.capacity.max(self.wanted.load(Ordering::Acquire))
+    }
+
+    /// Stretches the bound to `n` bytes until the guard drops.
+    pub(crate) fn wanting(&self, n: usize) -> Wanting<'_> {
+        self.wanted.fetch_max(n, Ordering::AcqRel);
+        self.room.notify();
+        Wanting { core: self, n }
+    }
+
     /// Whether the bound holds the reader back now: a drain lifts it, except for a
     /// [`Overflow::KeepTail`] stream, which never holds more.
     pub(crate) fn is_bounded(&self) -> bool {
@@ -202,6 +218,19 @@ impl Core {
             count: &self.draining,
             core: Some(self),
         }
+    }
+}
+
+/// A stretched bound, until dropped.
+pub(crate) struct Wanting<'a> {
+    core: &'a Core,
+    n: usize,
+}
+
+impl Drop for Wanting<'_> {
+    fn drop(&mut self) {
+        let wanted = &self.core.wanted;
+        let _ = wanted.compare_exchange(self.n, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
@@ -291,6 +320,29 @@ impl Reading<'_> {
         out
     }
 
+    /// Moves up to `out.len()` buffered bytes into `out`, returning how many.
+    pub(crate) fn take_slice(&mut self, out: &mut [u8]) -> usize {
+        let n = self.buf.take_slice(out);
+        self.freed(n);
+        n
+    }
+
+    /// Appends up to `maxsize` buffered bytes to `out`, returning how many.
+    pub(crate) fn take_into(&mut self, out: &mut Vec<u8>, maxsize: usize) -> usize {
+        let n = self.buf.take_into(out, maxsize);
+        self.freed(n);
+        n
+    }
+
+    /// The end of the stream as a receive returns it: the read error if one is pending, else
+    /// EOF (`None`). Only for a stream that ended with nothing buffered.
+    pub(crate) fn end<T>(&mut self) -> crate::Result<Option<T>> {
+        match self.buf.error.take() {
+            Some(e) => Err(crate::Error::Io(e)),
+            None => Ok(None),
+        }
+    }
+
     /// Removes the front chunk's remaining bytes, with its arrival stamp.
     pub(crate) fn take_front(&mut self) -> Option<Chunk> {
         let chunk = self.buf.take_front()?;
@@ -309,7 +361,7 @@ impl Reading<'_> {
     pub(crate) fn push_keeping_tail(&mut self, chunk: Chunk) {
         self.core.held.fetch_add(chunk.data.len(), Ordering::AcqRel);
         self.buf.push(chunk);
-        let over = self.buf.len().saturating_sub(self.core.capacity);
+        let over = self.buf.len().saturating_sub(self.core.bound());
         let dropped = self.buf.drop_front(over);
         self.freed(dropped);
         self.core
@@ -358,7 +410,7 @@ impl Reading<'_> {
     fn freed(&mut self, n: usize) {
         if n > 0 {
             let held = self.core.held.fetch_sub(n, Ordering::AcqRel) - n;
-            if held < self.core.capacity {
+            if held < self.core.bound() {
                 // Under the bound again: no longer a stall, even before the reader runs.
                 self.core.overflow_since.store(0, Ordering::Release);
             }

@@ -13,6 +13,7 @@
 
 mod buffer;
 mod core;
+mod handle;
 mod reader;
 
 use std::io::{self, Read};
@@ -69,25 +70,45 @@ pub(crate) fn start<R: Read + Send + 'static>(
     Ok(core)
 }
 
-/// How a search for a pattern ended.
-pub(crate) enum Found {
-    /// Everything up to and including the pattern.
-    Match(Vec<u8>),
-    /// The stream ended first; the bytes read so far are still buffered.
-    Eof,
+/// How long a call may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// Not at all: look once.
+    No,
+    /// Until the deadline (`None`: for ever).
+    Until(Option<Instant>),
 }
 
-/// One captured output stream of a child, as the caller's side sees it.
+/// One captured output stream of the child (stdout or stderr): receive what it wrote, in
+/// chunks, into a buffer, by line, up to a pattern or by exact count, each with and without
+/// waiting. Get it from [`Popen::stdout`](crate::Popen::stdout) or
+/// [`Popen::stderr`](crate::Popen::stderr).
+///
+/// Why this name: it is a *handle* on a stream the [`Popen`](crate::Popen) owns and keeps
+/// pumping, not the pipe itself (std's `ChildStdout` is the pipe, and reading it blocks the
+/// way a pipe does). One type serves both streams, because both behave the same; ask
+/// [`stream`](OutputHandle::stream) which one it is.
+///
+/// Every operation comes as a family, as in crossbeam-channel: `try_*` never blocks, the
+/// plain form blocks until it is done or the stream ends, `*_timeout` waits at most a
+/// duration and `*_deadline` until an instant. See the crate docs' conventions table for
+/// what each returns. Methods take `&self`, so any number of threads may use a handle at once;
+/// no call holds the stream while it sleeps, so whichever thread looks first gets the bytes,
+/// each byte exactly once.
+///
+/// While a call waits on this stream, the child's other output stream keeps being taken in,
+/// up to its bound; if the child blocks on that one with nobody reading it, the call returns
+/// [`Error::Stalled`] naming it (see the crate docs).
 #[derive(Debug)]
-pub(crate) struct OutputPump {
+pub struct OutputHandle {
     core: Arc<Core>,
     /// The child's other output stream, moved along while this one is waited on.
     sibling: Option<Arc<Core>>,
 }
 
-impl OutputPump {
-    pub(crate) fn new(core: Arc<Core>, sibling: Option<Arc<Core>>) -> OutputPump {
-        OutputPump { core, sibling }
+impl OutputHandle {
+    pub(crate) fn new(core: Arc<Core>, sibling: Option<Arc<Core>>) -> OutputHandle {
+        OutputHandle { core, sibling }
     }
 
     pub(crate) fn core(&self) -> &Arc<Core> {
@@ -133,24 +154,50 @@ impl OutputPump {
         }
     }
 
-    /// Returns immediately with up to `maxsize` bytes (`Some`, possibly empty) while the
-    /// stream is open, `None` once it ended and every byte was returned; a read error comes
-    /// out once, after the bytes before it. `Stalled` when nothing is there and the other
-    /// stream blocks the child.
-    pub(crate) fn recv(&self, maxsize: usize, operation: &'static str) -> Result<Option<Vec<u8>>> {
-        let stall = self.sibling_stall(Instant::now());
-        let got = self.core.read().finish(maxsize)?;
-        match (got, stall) {
-            (Some(bytes), Stall::Yes(stream)) if bytes.is_empty() && maxsize > 0 => {
-                Err(Error::Stalled { stream, operation })
+    /// Runs `look` once (`Wait::No`) or until it decides; `None` when it did not in time.
+    /// Not waiting, "nothing yet" is `Some(Err(Stalled))` if the other stream blocks the
+    /// child, else `None`.
+    pub(crate) fn run<T>(
+        &self,
+        wait: Wait,
+        operation: &'static str,
+        mut look: impl FnMut(&mut Reading<'_>) -> Option<Result<T>>,
+    ) -> Option<Result<T>> {
+        match wait {
+            Wait::Until(deadline) => self.block(deadline, operation, look),
+            Wait::No => {
+                let stall = self.sibling_stall(Instant::now());
+                if let Some(done) = look(&mut self.core.read()) {
+                    return Some(done);
+                }
+                match stall {
+                    Stall::Yes(stream) => Some(Err(Error::Stalled { stream, operation })),
+                    _ => None,
+                }
             }
-            (got, _) => Ok(got),
         }
     }
 
-    /// Waits until `deadline` for the first byte, then returns everything that is there;
-    /// `Some(empty)` on timeout.
-    pub(crate) fn recv_deadline(
+    /// The PEP's `recv`: returns immediately with up to `maxsize` bytes (`Some`, possibly
+    /// empty) while the stream is open, `None` once it ended and every byte was returned.
+    pub(crate) fn recv_max(
+        &self,
+        maxsize: usize,
+        operation: &'static str,
+    ) -> Result<Option<Vec<u8>>> {
+        if maxsize == 0 {
+            // Nothing can be returned, so nothing is looked at: not even a stall.
+            return self.core.read().finish(0);
+        }
+        let got = self.run(Wait::No, operation, |r| {
+            (r.len() > 0 || r.is_ended()).then(|| r.finish(maxsize))
+        });
+        got.unwrap_or(Ok(Some(Vec::new())))
+    }
+
+    /// The PEP's `recv_timeout`: waits until `deadline` for the first byte, then returns
+    /// everything that is there; `Some(empty)` on timeout.
+    pub(crate) fn recv_or_empty(
         &self,
         deadline: Option<Instant>,
         operation: &'static str,
@@ -172,16 +219,14 @@ impl OutputPump {
             if r.front_seq().is_some() {
                 return Some(Ok(r.take_front()));
             }
-            r.is_ended().then(|| match r.take_error() {
-                Some(e) => Err(Error::Io(e)),
-                None => Ok(None),
-            })
+            r.is_ended().then(|| r.end())
         })
     }
 
-    /// Collects everything that arrives until `deadline` or the end of the stream. Returns
-    /// early with what it has if the other stream stalls (the next call reports it).
-    pub(crate) fn read_deadline(
+    /// The PEP's `asyncread`: collects everything that arrives until `deadline` or the end of
+    /// the stream. Returns early with what it has if the other stream stalls (the next call
+    /// reports it).
+    pub(crate) fn collect_until(
         &self,
         deadline: Option<Instant>,
         operation: &'static str,
@@ -193,16 +238,11 @@ impl OutputPump {
                 // Already at the end when called: EOF (or the error), not an empty read.
                 return Some(Ok(true));
             }
-            let more = r.take(usize::MAX);
-            if out.is_empty() {
-                out = more;
-            } else {
-                out.extend_from_slice(&more);
-            }
+            r.take_into(&mut out, usize::MAX);
             r.is_ended().then_some(Ok(false))
         });
         match got {
-            Some(Ok(true)) => return self.core.read().finish(usize::MAX),
+            Some(Ok(true)) => return self.core.read().end(),
             Some(Err(e)) if out.is_empty() => return Err(e),
             _ => {}
         }
@@ -218,41 +258,6 @@ impl OutputPump {
         }
     }
 
-    /// Waits until `deadline` for `pattern`; holds at most the stream's bound while it
-    /// searches. `None` on timeout.
-    pub(crate) fn search(
-        &self,
-        pattern: &[u8],
-        deadline: Option<Instant>,
-        operation: &'static str,
-    ) -> Option<Result<Found>> {
-        if pattern.is_empty() {
-            return Some(Ok(Found::Match(Vec::new())));
-        }
-        // The stream offset below which no match can start: a long search stays linear.
-        let mut searched = 0u64;
-        self.block(deadline, operation, |r| {
-            let from = usize::try_from(searched.saturating_sub(r.start())).unwrap_or(usize::MAX);
-            if let Some(end) = r.find(pattern, from.min(r.len())) {
-                return Some(Ok(Found::Match(r.take(end))));
-            }
-            let tail = r.len().saturating_sub(pattern.len() - 1);
-            searched = r.start() + tail as u64;
-            if r.is_ended() {
-                return Some(match r.take_error() {
-                    Some(e) => Err(Error::Io(e)),
-                    None => Ok(Found::Eof),
-                });
-            }
-            let core = r.core();
-            let full = core.is_overflowing() || r.len() > core.capacity;
-            (core.policy == Overflow::Block && full).then_some(Err(Error::Stalled {
-                stream: core.stream,
-                operation,
-            }))
-        })
-    }
-
     /// Puts bytes back at the front, with the stamp of the read they came from.
     pub(crate) fn unread(&self, chunk: Chunk) {
         if !chunk.data.is_empty() {
@@ -261,7 +266,7 @@ impl OutputPump {
     }
 }
 
-impl Drop for OutputPump {
+impl Drop for OutputHandle {
     fn drop(&mut self) {
         // The reader stops at its next chance; the bytes it left are freed now, not when it
         // ends (a child that never writes again keeps its reader in `read`).
@@ -293,7 +298,7 @@ mod tests {
         }
     }
 
-    fn pump(data: &'static [u8]) -> OutputPump {
+    fn pump(data: &'static [u8]) -> OutputHandle {
         let sizes = Sizes {
             capacity: 256,
             read_ahead: 64,
@@ -308,7 +313,7 @@ mod tests {
             sizes,
             &hub,
         );
-        OutputPump::new(core.unwrap(), None)
+        OutputHandle::new(core.unwrap(), None)
     }
 
     fn soon() -> Option<Instant> {
@@ -318,26 +323,26 @@ mod tests {
     #[test]
     fn a_read_error_comes_once_after_the_bytes_before_it() {
         let p = pump(b"abc");
-        assert_eq!(p.read_deadline(soon(), "t").unwrap(), Some(b"abc".to_vec()));
-        let err = p.recv(10, "t").unwrap_err();
+        assert_eq!(p.collect_until(soon(), "t").unwrap(), Some(b"abc".to_vec()));
+        let err = p.recv_max(10, "t").unwrap_err();
         assert!(matches!(err, Error::Io(ref e) if e.to_string() == "the pipe broke"));
-        assert_eq!(p.recv(10, "t").unwrap(), None, "after the error, EOF");
+        assert_eq!(p.recv_max(10, "t").unwrap(), None, "after the error, EOF");
     }
 
     #[test]
     fn recv_deadline_surfaces_the_error_too() {
         // An empty first read is EOF for the reader: no error is sent.
-        assert_eq!(pump(b"").recv_deadline(soon(), "t").unwrap(), None);
+        assert_eq!(pump(b"").recv_or_empty(soon(), "t").unwrap(), None);
         let p = pump(b"x");
-        assert_eq!(p.recv_deadline(soon(), "t").unwrap(), Some(b"x".to_vec()));
-        assert!(matches!(p.recv_deadline(soon(), "t"), Err(Error::Io(_))));
+        assert_eq!(p.recv_or_empty(soon(), "t").unwrap(), Some(b"x".to_vec()));
+        assert!(matches!(p.recv_or_empty(soon(), "t"), Err(Error::Io(_))));
     }
 
     #[test]
     fn unread_bytes_come_first_and_count_against_the_bound() {
         let p = pump(b"tail");
         assert_eq!(
-            p.recv_deadline(soon(), "t").unwrap(),
+            p.recv_or_empty(soon(), "t").unwrap(),
             Some(b"tail".to_vec())
         );
         p.unread(Chunk {
@@ -345,12 +350,12 @@ mod tests {
             data: b"head".to_vec(),
         });
         assert_eq!(p.core().held.load(std::sync::atomic::Ordering::Acquire), 4);
-        assert_eq!(p.recv(2, "t").unwrap(), Some(b"he".to_vec()));
+        assert_eq!(p.recv_max(2, "t").unwrap(), Some(b"he".to_vec()));
         p.unread(Chunk {
             seq: 0,
             data: b"H".to_vec(),
         });
-        assert_eq!(p.recv(usize::MAX, "t").unwrap(), Some(b"Had".to_vec()));
+        assert_eq!(p.recv_max(usize::MAX, "t").unwrap(), Some(b"Had".to_vec()));
         assert_eq!(p.core().held.load(std::sync::atomic::Ordering::Acquire), 0);
     }
 }

@@ -102,7 +102,7 @@ fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) 
 /// bound limits them. Reads are kept whole so that their buffers are alike and reused.
 fn room(core: &Core, tx: &Sender<Msg>, size: usize) -> (usize, usize) {
     let (limit, size) = if core.is_demanded() {
-        (core.capacity.max(size), size)
+        (core.bound().max(size), size)
     } else {
         (core.read_ahead, size.min(core.read_ahead))
     };
@@ -113,7 +113,7 @@ fn room(core: &Core, tx: &Sender<Msg>, size: usize) -> (usize, usize) {
         size
     };
     let bound = if core.is_bounded() {
-        core.capacity
+        core.bound()
             .saturating_sub(core.held.load(Ordering::Acquire))
     } else {
         usize::MAX

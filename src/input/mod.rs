@@ -9,13 +9,13 @@
 //! The writer thread starts with the first byte sent: a child that is never written to (the
 //! common `communicate(b"")`) costs no thread, and closing its stdin just closes the pipe.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
 use crate::output::{Core, Stall, STALL_GRACE};
@@ -23,10 +23,28 @@ use crate::process::THREAD_STACK;
 use crate::signal::{Hub, Signal};
 use crate::{Error, Result};
 
+mod handle;
+mod writer;
+
 type Pipe = Box<dyn Write + Send>;
 
+/// The child's stdin: queue bytes for it without blocking, or waiting for room; flush; close.
+/// Get it from [`Popen::stdin`](crate::Popen::stdin).
+///
+/// Why this name: like [`OutputHandle`](crate::OutputHandle), it is a handle on a pipe the
+/// [`Popen`](crate::Popen) owns and a writer thread serves, not the pipe itself, so queueing
+/// never blocks on the child.
+///
+/// Every waiting operation comes as a family, as in crossbeam-channel: `try_*` never blocks,
+/// the plain form blocks until done, `*_timeout` waits at most a duration and `*_deadline`
+/// until an instant, and a timeout is `Err(Error::Timeout)`. Methods take `&self`, and
+/// `Write` is implemented for `&InputHandle`, so one thread can write while others read.
+///
+/// While a call waits for room, the child's output keeps being taken in, up to each stream's
+/// bound; a child that stopped reading because an output is full and unread makes the call
+/// return [`Error::Stalled`] naming that output.
 #[derive(Debug)]
-pub(crate) struct InputPump {
+pub struct InputHandle {
     /// `None` once stdin was closed by the caller.
     tx: Mutex<Option<Sender<Vec<u8>>>>,
     /// The writer's side until the first send starts the thread (`None` after that).
@@ -55,32 +73,32 @@ impl std::fmt::Debug for Idle {
 }
 
 #[derive(Debug)]
-struct Shared {
-    state: Mutex<Progress>,
+pub(super) struct Shared {
+    pub(super) state: Mutex<Progress>,
     /// Wakes the writer when something was queued or stdin was closed.
-    wake: Signal,
+    pub(super) wake: Signal,
     /// The child's hub: notified when the writer takes pieces out (room), finishes a write
     /// (flush progress), fails or ends. Callers waiting here also see the outputs.
-    hub: Arc<Hub>,
+    pub(super) hub: Arc<Hub>,
     /// Set by `close`: the writer then waits for the last sender clone to go.
-    closed: AtomicBool,
+    pub(super) closed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
-struct Progress {
-    queued: u64,
-    written: u64,
+pub(super) struct Progress {
+    pub(super) queued: u64,
+    pub(super) written: u64,
     /// The child closed its stdin (broken pipe): nothing more can be written.
-    broken: bool,
+    pub(super) broken: bool,
     /// Any other write error, returned once by the next call.
-    error: Option<io::Error>,
+    pub(super) error: Option<io::Error>,
     /// The writer thread has returned (or was never needed).
-    finished: bool,
+    pub(super) finished: bool,
     /// Hub stamp of the writer's last step (taking pieces out, finishing a write).
-    last_step: u64,
+    pub(super) last_step: u64,
 }
 
-impl InputPump {
+impl InputHandle {
     /// Prepares the pump for `pipe`; the writer thread starts with the first send.
     pub(crate) fn new<W: Write + Send + 'static>(
         name: String,
@@ -90,7 +108,7 @@ impl InputPump {
         write_size: usize,
         hub: Arc<Hub>,
         outputs: Vec<Arc<Core>>,
-    ) -> InputPump {
+    ) -> InputHandle {
         let (tx, rx) = bounded(slots);
         let idle = Idle {
             name,
@@ -98,7 +116,7 @@ impl InputPump {
             rx,
             write_size: write_size.max(chunk),
         };
-        InputPump {
+        InputHandle {
             tx: Mutex::new(Some(tx)),
             idle: Mutex::new(Some(idle)),
             chunk,
@@ -128,7 +146,7 @@ impl InputPump {
         thread::Builder::new()
             .name(name)
             .stack_size(THREAD_STACK)
-            .spawn(move || write_loop(pipe, &rx, write_size, &shared))?;
+            .spawn(move || writer::write_loop(pipe, &rx, write_size, &shared))?;
         Ok(())
     }
 
@@ -157,10 +175,18 @@ impl InputPump {
         e
     }
 
-    /// Returns immediately with how many bytes of `data` were queued (0 when the queue is
-    /// full), after moving the outputs along; [`Error::Stalled`] instead of 0 when the child
-    /// stopped reading because an output is full and unread.
-    pub(crate) fn send(&self, data: &[u8]) -> Result<usize> {
+    /// Returns immediately with how many bytes of `data` were queued for the child's stdin:
+    /// as many as fit, 0 when the queue is full (or `data` is empty).
+    ///
+    /// The writer thread writes them to the pipe, in order. It also moves the child's output
+    /// along (out of the channels, up to each stream's bound), so a loop of `try_send` calls
+    /// alone does not hold the child back.
+    ///
+    /// # Errors
+    /// [`Error::StdinClosed`] after [`close`](InputHandle::close) or once the child closed
+    /// its stdin; [`Error::Io`] once for any other write failure; [`Error::Stalled`] instead
+    /// of 0 when the child stopped reading because an output it writes to is full and unread.
+    pub fn try_send(&self, data: &[u8]) -> Result<usize> {
         let taken = self.queue(data)?;
         if taken == 0 && !data.is_empty() {
             if let Stall::Yes(stream) = self.stall(Instant::now()) {
@@ -179,6 +205,12 @@ impl InputPump {
 
     /// Returns immediately with how many bytes of `data` were queued (0 when the queue is full).
     pub(crate) fn queue(&self, data: &[u8]) -> Result<usize> {
+        self.queue_if(data, false)
+    }
+
+    /// Returns immediately with how many bytes of `data` were queued: as many as fit, or with
+    /// `whole`, all of them if they all fit and none otherwise.
+    pub(crate) fn queue_if(&self, data: &[u8], whole: bool) -> Result<usize> {
         let guard = self.tx.lock();
         let Some(tx) = guard.as_ref() else {
             return Err(Error::StdinClosed);
@@ -187,6 +219,10 @@ impl InputPump {
             return Err(e);
         }
         if data.is_empty() {
+            return Ok(0);
+        }
+        let free = tx.capacity().unwrap_or(0).saturating_sub(tx.len());
+        if whole && free < self.pieces(data.len()) {
             return Ok(0);
         }
         self.ensure_writer()?;
@@ -207,9 +243,23 @@ impl InputPump {
         }
         Ok(taken)
     }
-    /// Returns immediately: whether `send` could take a byte now (or would fail at once).
-    fn has_room(&self) -> bool {
-        let full = self.tx.lock().as_ref().is_some_and(Sender::is_full);
+    /// How many queue slots `len` bytes take.
+    pub(crate) fn pieces(&self, len: usize) -> usize {
+        len.div_ceil(self.chunk)
+    }
+
+    /// Returns immediately: whether the queue could ever hold `len` bytes at once.
+    pub(crate) fn could_hold(&self, len: usize) -> bool {
+        let slots = self.tx.lock().as_ref().and_then(Sender::capacity);
+        slots.is_some_and(|slots| self.pieces(len) <= slots)
+    }
+
+    /// Returns immediately: whether `send` could take `len` bytes now (or would fail at once).
+    pub(crate) fn has_room_for(&self, len: usize) -> bool {
+        let full = self.tx.lock().as_ref().is_some_and(|tx| {
+            let free = tx.capacity().unwrap_or(0).saturating_sub(tx.len());
+            free < self.pieces(len.max(1))
+        });
         let st = self.shared.state.lock();
         !full
             || st.broken
@@ -221,7 +271,7 @@ impl InputPump {
     /// Blocks until `ready()`, or `deadline` passes (`Ok(false)`), moving the outputs along
     /// meanwhile; [`Error::Stalled`] if the child stopped reading because an output it writes
     /// to is full and unread.
-    fn block(
+    pub(crate) fn block(
         &self,
         deadline: Option<Instant>,
         operation: &'static str,
@@ -269,12 +319,12 @@ impl InputPump {
         deadline: Option<Instant>,
         operation: &'static str,
     ) -> Result<bool> {
-        self.block(deadline, operation, || self.has_room())
+        self.block(deadline, operation, || self.has_room_for(1))
     }
 
     /// Queues all of `data`, waiting until `deadline` for room; returns the bytes taken.
     /// A stall after some bytes were taken ends the call early; the next call reports it.
-    pub(crate) fn send_deadline(
+    pub(crate) fn send_partial(
         &self,
         data: &[u8],
         deadline: Option<Instant>,
@@ -318,9 +368,9 @@ impl InputPump {
         }
     }
 
-    /// Returns immediately; later sends fail with `StdinClosed`, and the writer closes the pipe
-    /// once everything already queued is written. Idempotent.
-    pub(crate) fn close(&self) {
+    /// Returns immediately; the child sees EOF on its stdin once everything queued before
+    /// this call has been written. Later sends fail with [`Error::StdinClosed`]. Idempotent.
+    pub fn close(&self) {
         self.tx.lock().take();
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake.notify();
@@ -331,14 +381,15 @@ impl InputPump {
         self.shared.hub.signal.notify();
     }
 
-    /// Returns immediately: whether `close` was called.
-    pub(crate) fn is_closed(&self) -> bool {
+    /// Returns immediately: whether [`close`](InputHandle::close) was called (by anyone,
+    /// including `communicate` and drop of the wrapper).
+    pub fn is_closed(&self) -> bool {
         self.tx.lock().is_none()
     }
 
     /// Waits until `deadline` for everything queued so far to be written to the pipe.
     /// `Ok(false)` on timeout.
-    pub(crate) fn flush_deadline(
+    pub(crate) fn flush_within(
         &self,
         deadline: Option<Instant>,
         operation: &'static str,
@@ -363,83 +414,11 @@ impl InputPump {
     }
 }
 
-impl Drop for InputPump {
+impl Drop for InputHandle {
     fn drop(&mut self) {
         // Wakes a writer parked on the signal, so it sees the channel disconnected and exits.
         self.close();
     }
-}
-
-fn write_loop(mut pipe: Pipe, rx: &Receiver<Vec<u8>>, write_size: usize, shared: &Shared) {
-    let step = || {
-        shared.state.lock().last_step = shared.hub.stamp();
-        shared.hub.signal.notify();
-    };
-    let mut pieces: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let closed = || shared.closed.load(Ordering::Acquire);
-        let first = match rx.try_recv() {
-            Ok(first) => first,
-            // Every sender is gone and the queue is empty: closing the pipe is the child's EOF.
-            Err(TryRecvError::Disconnected) => break,
-            // Closed: `close` dropped the sender, so this ends at once with the last message.
-            Err(TryRecvError::Empty) if closed() => match rx.recv() {
-                Ok(first) => first,
-                Err(_) => break,
-            },
-            Err(TryRecvError::Empty) => {
-                shared.wake.wait_until(|| !rx.is_empty() || closed(), None);
-                continue;
-            }
-        };
-        // What is already queued goes out in one vectored write, without joining copies:
-        // fewer syscalls and fewer wake-ups of the child than a write per send.
-        let mut len = first.len();
-        pieces.push(first);
-        while len < write_size {
-            match rx.try_recv() {
-                Ok(more) => {
-                    len += more.len();
-                    pieces.push(more);
-                }
-                Err(_) => break,
-            }
-        }
-        // Room in the queue: senders waiting for it go on.
-        step();
-        let result = write_all_vectored(&mut pipe, &pieces).and_then(|()| pipe.flush());
-        pieces.clear();
-        let mut st = shared.state.lock();
-        match result {
-            Ok(()) => st.written += len as u64,
-            // The child closed its stdin: it stopped reading, which is not our failure.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => st.broken = true,
-            Err(e) => st.error = Some(e),
-        }
-        let failed = st.broken || st.error.is_some();
-        drop(st);
-        step();
-        if failed {
-            break;
-        }
-    }
-    shared.state.lock().finished = true;
-    shared.hub.signal.notify();
-}
-
-/// `write_all` for several buffers (std's `write_all_vectored` is not stable yet).
-fn write_all_vectored(pipe: &mut Pipe, pieces: &[Vec<u8>]) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        match pipe.write_vectored(rest) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut rest, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -459,9 +438,9 @@ mod tests {
         }
     }
 
-    fn pump_for(pipe: impl Write + Send + 'static, chunk: usize, slots: usize) -> InputPump {
+    fn pump_for(pipe: impl Write + Send + 'static, chunk: usize, slots: usize) -> InputHandle {
         let hub = Arc::new(Hub::new());
-        InputPump::new("test".into(), pipe, chunk, slots, chunk, hub, Vec::new())
+        InputHandle::new("test".into(), pipe, chunk, slots, chunk, hub, Vec::new())
     }
 
     fn soon() -> Option<Instant> {
@@ -471,25 +450,25 @@ mod tests {
     #[test]
     fn a_write_error_is_returned_once_then_stdin_is_closed() {
         let pump = pump_for(Failing(io::ErrorKind::Other), 16, 4);
-        assert_eq!(pump.send(b"abc").unwrap(), 3);
+        assert_eq!(pump.try_send(b"abc").unwrap(), 3);
         assert!(matches!(
-            pump.flush_deadline(soon(), "flush"),
+            pump.flush_within(soon(), "flush"),
             Err(Error::Io(_))
         ));
-        assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
+        assert!(matches!(pump.try_send(b"abc"), Err(Error::StdinClosed)));
     }
 
     #[test]
     fn a_broken_pipe_is_stdin_closed_not_an_io_error() {
         let pump = pump_for(Failing(io::ErrorKind::BrokenPipe), 16, 4);
-        assert_eq!(pump.send(b"abc").unwrap(), 3);
+        assert_eq!(pump.try_send(b"abc").unwrap(), 3);
         assert!(matches!(
-            pump.flush_deadline(soon(), "flush"),
+            pump.flush_within(soon(), "flush"),
             Err(Error::StdinClosed)
         ));
-        assert!(matches!(pump.send(b"abc"), Err(Error::StdinClosed)));
+        assert!(matches!(pump.try_send(b"abc"), Err(Error::StdinClosed)));
         assert!(matches!(
-            pump.send_deadline(b"x", soon(), "asyncwrite"),
+            pump.send_partial(b"x", soon(), "asyncwrite"),
             Err(Error::StdinClosed)
         ));
     }
@@ -508,7 +487,7 @@ mod tests {
             }
         }
         let pump = pump_for(Stuck, 10, 3);
-        let taken = pump.send(&[0u8; 1000]).unwrap();
+        let taken = pump.try_send(&[0u8; 1000]).unwrap();
         // The writer may hold one chunk; the queue holds three chunks of at most 10 bytes.
         assert!(
             (30..=40).contains(&taken),
