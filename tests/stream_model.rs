@@ -131,7 +131,10 @@ fn recv_returns_everything_buffered_at_once() {
     assert!(held > 100_000, "{held}");
     let got = p.recv_err(usize::MAX).unwrap().unwrap();
     assert!(got.len() >= held, "{} of {held}", got.len());
-    let rest = p.asyncread_from(Stream::Stderr, HANG).unwrap().unwrap_or_default();
+    let rest = p
+        .asyncread_from(Stream::Stderr, HANG)
+        .unwrap()
+        .unwrap_or_default();
     assert_eq!(got.len() + rest.len(), 200_000);
 }
 

@@ -36,6 +36,11 @@ fn main() -> ExitCode {
         }
         // Read stdin to EOF, then print how many bytes it held and whether they were the pattern.
         Some("count") => count(),
+        // As `count`, after sleeping MS milliseconds without reading.
+        Some("count-after") => {
+            thread::sleep(Duration::from_millis(arg(1)));
+            count()
+        }
         // Read stdin to EOF and throw it away, as fast as possible.
         Some("discard") => discard(),
         // Alternate "o<i>\n" on stdout and "e<i>\n" on stderr N times, flushing each line.

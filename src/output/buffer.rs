@@ -12,7 +12,7 @@ pub(crate) struct Chunk {
     pub(crate) data: Vec<u8>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Buffer {
     chunks: VecDeque<Chunk>,
     /// How much of the front chunk was already returned.
@@ -25,6 +25,21 @@ pub(crate) struct Buffer {
     pub(crate) ended: bool,
     /// A read error, returned once the bytes before it have been returned.
     pub(crate) error: Option<io::Error>,
+}
+
+impl Default for Buffer {
+    fn default() -> Buffer {
+        Buffer {
+            // Room for a few chunks from the start: a read that finds one or two buffered
+            // allocates nothing, not even the first time.
+            chunks: VecDeque::with_capacity(8),
+            front_pos: 0,
+            len: 0,
+            start: 0,
+            ended: false,
+            error: None,
+        }
+    }
 }
 
 impl Buffer {
