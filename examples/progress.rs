@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if start.elapsed() > limit {
             child.kill()?;
             println!(
-                "\rdeadline of {limit:?} passed: killed the child ({:?})",
+                "\rdeadline of {limit:?} passed: killed the child ({})",
                 child.wait()?
             );
             return Ok(());

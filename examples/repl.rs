@@ -77,7 +77,9 @@ fn main() -> Result<(), procpump::Error> {
         other => println!("unexpected: {other:?}"),
     }
     repl.close_stdin();
-    let status = repl.wait_timeout(timeout)?;
-    println!("interpreter exited: {status:?}");
+    match repl.wait_timeout(timeout)? {
+        Some(status) => println!("interpreter exited: {status}"),
+        None => println!("interpreter still running after {timeout:?}; dropping it"),
+    }
     Ok(())
 }

@@ -1,54 +1,90 @@
 //! Non-blocking, deadlock-free I/O with child processes, for synchronous Rust.
 //!
 //! procpump is the Rust realisation of [PEP 3145], "Asynchronous I/O for subprocess.Popen":
-//! a [`Popen`] whose pipes never block the caller. Read what has arrived without waiting
-//! ([`recv`](Popen::recv)), wait at most a timeout ([`asyncread`](Popen::asyncread),
-//! [`recv_timeout`](Popen::recv_timeout)), queue input without waiting
-//! ([`send`](Popen::send)), run a whole exchange with a timeout that loses nothing
-//! ([`communicate`](Popen::communicate)), or treat the child as a file
-//! ([`ProcessIoWrapper`]). No async runtime and no platform-specific code; the crate is
-//! `#![forbid(unsafe_code)]`.
+//! a [`Popen`] whose pipes never block the caller. Each captured stream has a handle
+//! ([`Popen::stdout`], [`Popen::stderr`] → [`OutputHandle`]; [`Popen::stdin`] →
+//! [`InputHandle`]) whose every operation comes, as in crossbeam-channel, in four forms:
+//! `try_*` never blocks, the plain form blocks until done or EOF, `*_timeout` waits at most a
+//! duration, `*_deadline` until an instant. The PEP's own names ([`send`](Popen::send),
+//! [`recv`](Popen::recv), [`asyncread`](Popen::asyncread), [`asyncwrite`](Popen::asyncwrite),
+//! …) stay on `Popen` with their PEP meaning, delegating to the handles;
+//! [`communicate`](Popen::communicate) runs a whole exchange with a timeout that loses
+//! nothing, and [`ProcessIoWrapper`] treats the child as a file. No async runtime and no
+//! platform-specific code; the crate is `#![forbid(unsafe_code)]`.
 //!
 //! [PEP 3145]: https://peps.python.org/pep-3145/
 //!
 //! # Quick start
 //!
+//! In the examples, `command` is a [`std::process::Command`] for a small program that the
+//! comment above its use describes. (The examples run themselves as that program, out of
+//! sight; your code spawns whatever program it drives.)
+//!
 //! ```
-//! use std::process::Command;
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //! use procpump::Popen;
 //!
-//! # // This example runs itself as the child, which echoes stdin to stdout.
 //! # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {
 //! #     std::io::copy(&mut std::io::stdin(), &mut std::io::stdout())?;
 //! #     return Ok(());
 //! # }
-//! # let program = std::env::current_exe()?;
-//! // `program` echoes its stdin to its stdout.
-//! let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
-//! child.send(b"ping\n")?;                                   // never blocks
-//! let reply = child.recv_timeout(procpump::Stream::Stdout, Duration::from_secs(10))?;
-//! assert_eq!(reply.as_deref(), Some(&b"ping\n"[..]));
-//! child.close_stdin();                                      // the child sees EOF
-//! assert!(child.wait()?.success());
+//! # let mut command = std::process::Command::new(std::env::current_exe()?);
+//! # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
+//! // `command` starts a child that echoes its stdin to its stdout, like `cat`.
+//! let child = Popen::spawn(&mut command)?;
+//! let (stdin, stdout) = (child.stdin().unwrap(), child.stdout().unwrap());
+//! let deadline = Instant::now() + Duration::from_secs(10); // one deadline for the exchange
+//! stdin.send_deadline(b"ping\n", deadline)?;                // waits only for queue room
+//! assert_eq!(stdout.recv_line_deadline(deadline)?.unwrap(), b"ping\n");
+//! stdin.close();                                            // the child sees EOF
+//! assert_eq!(stdout.recv()?, None);                         // and so do we
+//! println!("{}", child.wait()?);                            // "exit status: 0"
 //! # Ok::<(), procpump::Error>(())
 //! ```
 //!
 //! # Which call do I want?
 //!
+//! On the handles (`out` is [`Popen::stdout`] or [`Popen::stderr`], `inp` is
+//! [`Popen::stdin`]); each operation also comes as `try_*`, `*_timeout` and `*_deadline`:
+//!
+//! | to | call |
+//! |---|---|
+//! | read output as it comes | [`out.recv()`](OutputHandle::recv); into your buffer, allocating nothing: [`recv_into`](OutputHandle::recv_into), [`recv_slice`](OutputHandle::recv_slice), or `Read for &OutputHandle` |
+//! | read both streams in arrival order | [`Popen::recv_any`], [`Popen::events`], [`Popen::events_deadline`] |
+//! | stream a build's output line by line | [`out.recv_line_timeout(t)`](OutputHandle::recv_line_timeout) in a loop (stderr is taken in meanwhile; merge it with [`Options::merge_stderr`] to get both in the child's order) |
+//! | talk to a prompt | [`out.expect_timeout(b"> ", t)`](OutputHandle::expect_timeout), then [`inp.send(..)`](InputHandle::send) |
+//! | read a sized reply (`git cat-file --batch`) | [`out.recv_exact_timeout(n, t)`](OutputHandle::recv_exact_timeout) |
+//! | write input | [`inp.try_send`](InputHandle::try_send) (what fits, never waits), [`inp.send`](InputHandle::send) (all, waiting), `Write for &InputHandle`, [`flush`](InputHandle::flush), [`close`](InputHandle::close) |
+//! | both at once | [`Popen::communicate`]; any size, in constant memory: [`Popen::communicate_io`] |
+//! | the process | [`try_wait`](Popen::try_wait), [`wait_timeout`](Popen::wait_timeout), [`wait_deadline`](Popen::wait_deadline), [`wait`](Popen::wait), [`kill`](Popen::kill), [`pid`](Popen::pid) |
+//! | the child as a file | [`ProcessIoWrapper`] (`Read`, `BufRead`, `Write`, timeouts) |
+//!
+//! The PEP 3145 facade on [`Popen`], for code written after the PEP:
+//!
 //! | | returns immediately | waits at most a timeout | blocks until EOF or exit |
 //! |---|---|---|---|
-//! | read output | [`recv`](Popen::recv), [`recv_err`](Popen::recv_err), [`recv_from`](Popen::recv_from) | [`recv_timeout`](Popen::recv_timeout) (first bytes), [`asyncread`](Popen::asyncread) / [`asyncread_from`](Popen::asyncread_from) (the whole timeout), [`recv_any`](Popen::recv_any) (either stream) | [`events`](Popen::events), `asyncread(Duration::MAX)` |
-//! | stream a build's output line by line | | [`read_line`](Popen::read_line) in a loop (stderr is taken in meanwhile; merge it with [`Options::merge_stderr`] to see both in order) | [`events`](Popen::events) for both streams as they come |
+//! | read output | [`recv`](Popen::recv), [`recv_err`](Popen::recv_err), [`recv_from`](Popen::recv_from) | [`recv_timeout`](Popen::recv_timeout) (first bytes), [`asyncread`](Popen::asyncread) / [`asyncread_from`](Popen::asyncread_from) (the whole timeout) | `asyncread(Duration::MAX)` |
 //! | talk to a prompt | | [`expect`](Popen::expect), [`read_line`](Popen::read_line) | |
 //! | write input | [`send`](Popen::send), [`close_stdin`](Popen::close_stdin) | [`asyncwrite`](Popen::asyncwrite), [`flush_stdin`](Popen::flush_stdin) | `asyncwrite(.., Duration::MAX)` |
-//! | both at once | | [`communicate`](Popen::communicate) with `Some(timeout)` | [`communicate`](Popen::communicate) with `None` |
-//! | a filter of any size (feed a file in, take the result out) | | [`communicate_io`](Popen::communicate_io) with `Some(timeout)` | [`communicate_io`](Popen::communicate_io) with `None` |
-//! | the process | [`try_wait`](Popen::try_wait), [`kill`](Popen::kill), [`pid`](Popen::pid), [`buffered`](Popen::buffered), [`dropped`](Popen::dropped) | [`wait_timeout`](Popen::wait_timeout) | [`wait`](Popen::wait) |
-//! | as a file | | [`ProcessIoWrapper`] with timeouts set; its [`expect`](ProcessIoWrapper::expect), [`read_line_timeout`](ProcessIoWrapper::read_line_timeout) | [`ProcessIoWrapper`] without timeouts |
+//! | memory | [`buffered`](Popen::buffered), [`dropped`](Popen::dropped) | | |
+//!
+//! # Conventions
+//!
+//! | outcome | handle operations | PEP facade |
+//! |---|---|---|
+//! | data | `Ok(Some(bytes))` (`Ok(Some(n))` for `recv_into`/`recv_slice`) | `Ok(Some(bytes))`; `asyncwrite` and `send`: the count taken |
+//! | nothing yet, from a call that does not wait (`try_*`) | `Ok(Some(empty))` (`Ok(Some(0))`; `try_flush`: `Ok(false)`) | `recv`: `Ok(Some(empty))`; `send`: `Ok(0)` |
+//! | the wait ran out | `Err(Error::Timeout { operation, .. })`, naming the method | `recv_timeout`, `asyncread`: `Ok(Some(empty))`; `asyncwrite`: a short count; `flush_stdin`: `Ok(false)`; `wait_timeout`, `wait_deadline`: `Ok(None)`; `expect`, `read_line`, `recv_any`, `communicate`: `Err(Timeout)` |
+//! | end of stream | `Ok(None)` (`Ok(0)` for `Read`) | `Ok(None)`; `expect`: `Err(UnexpectedEof)` |
+//! | the child is blocked on output nobody reads | `Err(Error::Stalled { stream, .. })` | the same |
+//! | stream not captured | the handle is `None` | `Err(Error::NotCaptured)` |
+//!
+//! No call holds a stream while it sleeps: waiting calls look, release, and park, so a
+//! `try_recv` from one thread returns what is buffered even while another thread waits on the
+//! same stream for a line, and each byte goes to exactly one caller.
 //!
 //! `Duration::ZERO` and `Duration::MAX` are legal everywhere: zero does not wait, `MAX`
-//! waits as long as it takes. No call panics on a timeout.
+//! waits as long as it takes. A deadline in the past looks once. No call panics on a timeout.
 //!
 //! # The deadlocks this crate removes
 //!

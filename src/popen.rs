@@ -55,8 +55,10 @@ impl fmt::Display for Stream {
 /// #     std::io::copy(&mut std::io::stdin(), &mut std::io::stdout())?;
 /// #     return Ok(());
 /// # }
-/// # let program = std::env::current_exe()?;
-/// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+/// # let mut command = std::process::Command::new(std::env::current_exe()?);
+/// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
+/// // `command` starts a child that echoes its stdin to its stdout, like `cat`.
+/// let child = Popen::spawn(&mut command)?;
 /// child.send(b"hello\n")?;                                     // returns at once
 /// let echoed = child.asyncread(Duration::from_millis(200))?;   // waits at most 200 ms
 /// child.close_stdin();
@@ -216,13 +218,14 @@ impl Popen {
     /// #     print!("0123456789");
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::Command;
     /// use std::time::Duration;
     /// use procpump::{Popen, Stream};
     ///
-    /// // A child that prints ten digits and exits.
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that prints ten digits and exits.
+    /// let child = Popen::spawn(&mut command)?;
     /// let mut got = Vec::new();
     /// // A polling loop: recv never waits, so the caller can do other work between calls.
     /// while let Some(bytes) = child.recv_from(Stream::Stdout, 4)? {
@@ -303,13 +306,14 @@ impl Popen {
     /// #     print!("{n}");
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::Command;
     /// use std::time::Duration;
     /// use procpump::Popen;
     ///
-    /// // A child that counts the bytes on its stdin.
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that counts the bytes on its stdin.
+    /// let child = Popen::spawn(&mut command)?;
     /// let data = vec![b'x'; 5 << 20]; // far more than a pipe or the queue holds
     /// assert_eq!(child.asyncwrite(&data, Duration::from_secs(30))?, data.len());
     /// child.close_stdin();
@@ -374,13 +378,14 @@ impl Popen {
     /// #     println!("finished");
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::Command;
     /// use std::time::Duration;
     /// use procpump::Popen;
     ///
-    /// // A child that prints "started", works for 300 ms, then prints "finished".
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that prints "started", works for 300 ms, then prints "finished".
+    /// let child = Popen::spawn(&mut command)?;
     /// let err = child.communicate(b"", Some(Duration::from_millis(50))).unwrap_err();
     /// assert!(err.is_timeout());
     /// // Nothing was lost: the next call returns all the output, from the start.
@@ -402,13 +407,14 @@ impl Popen {
     /// #     std::thread::sleep(std::time::Duration::from_secs(30));
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::{Command, Output};
     /// use std::time::Duration;
     /// use procpump::{Popen, Stream};
     ///
-    /// // A child that prints "working", then takes far too long.
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that prints "working", then takes far too long.
+    /// let child = Popen::spawn(&mut command)?;
     /// let out = match child.communicate(b"", Some(Duration::from_millis(300))) {
     ///     Ok(out) => out,
     ///     Err(e) if e.is_timeout() => {
@@ -456,12 +462,13 @@ impl Popen {
     /// #         out.write_all(&buf[..n].to_ascii_uppercase())?;
     /// #     }
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::Command;
     /// use procpump::Popen;
     ///
-    /// // `program` upper-cases its stdin onto its stdout, like a filter would.
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that upper-cases its stdin onto its stdout, like a filter.
+    /// let child = Popen::spawn(&mut command)?;
     /// let input = vec![b'a'; 8 << 20];             // far more than every pipe and bound
     /// let mut output = Vec::new();
     /// let status = child.communicate_io(&input[..], &mut output, std::io::sink(), None)?;
@@ -514,8 +521,9 @@ impl Popen {
     /// #     eprint!("0123456789");
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
+    /// let child = Popen::spawn(&mut command)?;
     /// let (mut out, mut err) = (Vec::new(), Vec::new());
     /// while let Some((stream, bytes)) = child.recv_any(Duration::from_secs(10))? {
     ///     match stream {
@@ -596,13 +604,14 @@ impl Popen {
     /// #     out.write_all(format!("you said {line}ready> ").as_bytes())?;
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::Command;
     /// use std::time::Duration;
     /// use procpump::Popen;
     ///
-    /// // `program` prints a prompt, reads a line, answers and prompts again.
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that prints a prompt, reads a line, answers and prompts again.
+    /// let child = Popen::spawn(&mut command)?;
     /// let banner = child.expect(b"ready> ", Duration::from_secs(10))?;
     /// assert_eq!(banner, b"booting...\nready> ");
     /// child.send(b"hi\n")?;
@@ -711,13 +720,14 @@ impl Popen {
     /// #     std::io::stdout().write_all(&vec![b'.'; 4 << 20])?;
     /// #     return Ok(());
     /// # }
-    /// # let program = std::env::current_exe()?;
+    /// # let mut command = std::process::Command::new(std::env::current_exe()?);
+    /// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
     /// use std::process::Command;
     /// use std::time::Duration;
     /// use procpump::Popen;
     ///
-    /// // A child that writes 4 MiB to stdout: with std, waiting before reading would deadlock.
-    /// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+    /// // `command` starts a child that writes 4 MiB to stdout: with std, waiting before reading would deadlock.
+    /// let child = Popen::spawn(&mut command)?;
     /// assert!(child.wait()?.success());
     /// let out = child.asyncread(Duration::MAX)?.unwrap_or_default();
     /// assert_eq!(out.len(), 4 << 20);

@@ -41,8 +41,10 @@ use crate::{deadline_after, Error, Popen, Stream};
 /// #     std::io::copy(&mut std::io::stdin(), &mut std::io::stdout())?;
 /// #     return Ok(());
 /// # }
-/// # let program = std::env::current_exe()?;
-/// let child = Popen::spawn(Command::new(program).env("PROCPUMP_DOC_CHILD", "1"))?;
+/// # let mut command = std::process::Command::new(std::env::current_exe()?);
+/// # command.env("PROCPUMP_DOC_CHILD", "1"); // the example runs itself as the child
+/// // `command` starts a child that echoes its stdin to its stdout, like `cat`.
+/// let child = Popen::spawn(&mut command)?;
 /// let mut file = ProcessIoWrapper::new(child);
 /// file.write_all(b"one\ntwo\n")?;
 /// let mut line = String::new();
