@@ -119,7 +119,7 @@ impl Pipes {
         let activity = self.move_outputs();
         if activity != Activity::Idle || self.open_outputs().is_empty() {
             if activity == Activity::Idle {
-                sleep_until(until);
+                sleep_to_deadline(until);
             }
             return activity;
         }
@@ -173,7 +173,7 @@ pub(crate) enum Activity {
     Idle,
 }
 
-fn sleep_until(until: Instant) {
+fn sleep_to_deadline(until: Instant) {
     let left = until.saturating_duration_since(Instant::now());
     if !left.is_zero() {
         thread::sleep(left);

@@ -267,7 +267,7 @@ impl Popen {
     pub fn asyncread(&self, timeout: Duration) -> Result<Option<Vec<u8>>> {
         self.pipes
             .output(Stream::Stdout)?
-            .collect_until(deadline_after(timeout), "asyncread")
+            .collect_deadline(deadline_after(timeout), "asyncread")
     }
 
     /// Waits for the whole `timeout` (or until EOF, if sooner) and returns all the bytes that
@@ -281,7 +281,7 @@ impl Popen {
     pub fn asyncread_from(&self, which: Stream, timeout: Duration) -> Result<Option<Vec<u8>>> {
         self.pipes
             .output(which)?
-            .collect_until(deadline_after(timeout), "asyncread_from")
+            .collect_deadline(deadline_after(timeout), "asyncread_from")
     }
 
     /// Waits at most `timeout` for room to queue all of `data`; returns the bytes taken, which
@@ -668,9 +668,11 @@ impl Popen {
     /// bound, or more than the bound of unread stderr (merge it, read it, or make it
     /// [`Overflow::KeepTail`](crate::Overflow::KeepTail)).
     pub fn read_line(&self, timeout: Duration) -> Result<Option<Vec<u8>>> {
-        self.pipes
-            .output(Stream::Stdout)?
-            .line_until(deadline_after(timeout), "read_line", timeout)
+        self.pipes.output(Stream::Stdout)?.line_deadline(
+            deadline_after(timeout),
+            "read_line",
+            timeout,
+        )
     }
 
     /// Waits at most `timeout` for one line on `which`; as [`read_line`](Popen::read_line).
@@ -681,7 +683,7 @@ impl Popen {
     pub fn read_line_from(&self, which: Stream, timeout: Duration) -> Result<Option<Vec<u8>>> {
         self.pipes
             .output(which)?
-            .line_until(deadline_after(timeout), "read_line_from", timeout)
+            .line_deadline(deadline_after(timeout), "read_line_from", timeout)
     }
 
     /// Returns immediately with how many bytes of `which` the `Popen` holds unread (0 for a

@@ -31,7 +31,7 @@ impl Signal {
     /// Returns immediately; wakes every waiting thread. Call it after making their condition
     /// true (sending a message, setting a flag).
     pub(crate) fn notify(&self) {
-        // Pairs with the fence in `wait_until`: either the waiter is counted here, or its
+        // Pairs with the fence in `wait_for_deadline`: either the waiter is counted here, or its
         // check of the condition comes after the change the caller just made.
         self.epoch.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -49,11 +49,15 @@ impl Signal {
 
     /// Blocks until a `notify` after `seen` was read (`true`) or `deadline` passes (`false`).
     pub(crate) fn wait_past(&self, seen: u64, deadline: Option<Instant>) -> bool {
-        self.wait_until(|| self.epoch.load(Ordering::SeqCst) != seen, deadline)
+        self.wait_for_deadline(|| self.epoch.load(Ordering::SeqCst) != seen, deadline)
     }
 
     /// Blocks until `ready()` is true (`true`) or `deadline` passes (`false`).
-    pub(crate) fn wait_until(&self, ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait_for_deadline(
+        &self,
+        ready: impl Fn() -> bool,
+        deadline: Option<Instant>,
+    ) -> bool {
         if ready() {
             return true;
         }

@@ -196,7 +196,7 @@ impl ProcessIoWrapper {
         self.buf.get_mut().give_back(&self.popen);
         let deadline = deadline_after(timeout);
         let stdout = self.popen.pipes.output(Stream::Stdout)?;
-        Ok(stdout.line_until(deadline, "read_line_timeout", timeout)?)
+        Ok(stdout.line_deadline(deadline, "read_line_timeout", timeout)?)
     }
 }
 

@@ -30,7 +30,9 @@ pub(super) fn write_loop(
                 Err(_) => break,
             },
             Err(TryRecvError::Empty) => {
-                shared.wake.wait_until(|| !rx.is_empty() || closed(), None);
+                shared
+                    .wake
+                    .wait_for_deadline(|| !rx.is_empty() || closed(), None);
                 continue;
             }
         };

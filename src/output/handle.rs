@@ -302,7 +302,7 @@ impl OutputHandle {
     }
 
     /// A line, waiting until `deadline` (for the PEP facade and the wrapper).
-    pub(crate) fn line_until(
+    pub(crate) fn line_deadline(
         &self,
         deadline: Option<Instant>,
         operation: &'static str,

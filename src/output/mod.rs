@@ -226,7 +226,7 @@ impl OutputHandle {
     /// The PEP's `asyncread`: collects everything that arrives until `deadline` or the end of
     /// the stream. Returns early with what it has if the other stream stalls (the next call
     /// reports it).
-    pub(crate) fn collect_until(
+    pub(crate) fn collect_deadline(
         &self,
         deadline: Option<Instant>,
         operation: &'static str,
@@ -323,7 +323,10 @@ mod tests {
     #[test]
     fn a_read_error_comes_once_after_the_bytes_before_it() {
         let p = pump(b"abc");
-        assert_eq!(p.collect_until(soon(), "t").unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(
+            p.collect_deadline(soon(), "t").unwrap(),
+            Some(b"abc".to_vec())
+        );
         let err = p.recv_max(10, "t").unwrap_err();
         assert!(matches!(err, Error::Io(ref e) if e.to_string() == "the pipe broke"));
         assert_eq!(p.recv_max(10, "t").unwrap(), None, "after the error, EOF");

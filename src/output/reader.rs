@@ -180,7 +180,7 @@ fn wait_for_room<R: Read>(
                 *buf = Vec::new();
                 let holding = carry.is_some();
                 let ready = || next_step(core, tx, size, holding) != Step::Wait;
-                core.room.wait_until(ready, None);
+                core.room.wait_for_deadline(ready, None);
             }
         }
     }
