@@ -1,7 +1,7 @@
 //! `ProcessIoWrapper`: a child process used with the std::io tools you already know —
 //! `io::copy`, `BufReader::lines`, `read_line` — with timeouts, and a filter of any size
 //! through `communicate_io`. The example runs itself as the child, which upper-cases what it
-//! reads, line by line, like a filter program.
+//! reads, a read at a time, like a filter program (`tr a-z A-Z`).
 //!
 //! Run it with `cargo run --example file_like`.
 
@@ -12,14 +12,17 @@ use std::time::Duration;
 use procpump::{Popen, ProcessIoWrapper};
 
 fn child_main() -> io::Result<()> {
-    let mut input = String::new();
-    let stdin = io::stdin();
-    while stdin.lock().read_line(&mut input)? > 0 {
-        print!("{}", input.to_uppercase());
-        io::stdout().flush()?;
-        input.clear();
+    let (mut input, mut output) = (io::stdin().lock(), io::stdout().lock());
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf[..n].make_ascii_uppercase();
+        output.write_all(&buf[..n])?;
+        output.flush()?;
     }
-    Ok(())
 }
 
 fn wrapper() -> io::Result<ProcessIoWrapper> {

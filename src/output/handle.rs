@@ -15,11 +15,10 @@ macro_rules! family {
         $(#[$doc:meta])*
         $op:ident: $try_name:ident, $name:ident, $timeout_name:ident, $deadline_name:ident
         ($($arg:ident: $ty:ty),*) -> $ret:ty;
-        what = $what:literal, nothing = $nothing:literal $(,)?
+        try_doc = $try_doc:literal, plain_doc = $plain_doc:literal, what = $what:literal $(,)?
     ) => {
-        #[doc = concat!("Returns immediately with ", $what, " if it has arrived, ", $nothing,
-            " if not yet, or `Ok(None)` at EOF; see [`", stringify!($name), "`](Self::",
-            stringify!($name), ").")]
+        #[doc = concat!("Returns immediately: ", $try_doc, " See [`", stringify!($name),
+            "`](Self::", stringify!($name), ").")]
         ///
         /// # Errors
         /// As for the plain form, and [`Error::Stalled`] instead of "not yet" when the child
@@ -28,7 +27,7 @@ macro_rules! family {
             self.$op($($arg,)* Wait::No, stringify!($try_name), Duration::ZERO)
         }
 
-        #[doc = concat!("Blocks until ", $what, " has arrived, or the stream ends (`Ok(None)`).")]
+        #[doc = concat!("Blocks until ", $plain_doc, ", or the stream ends (`Ok(None)`).")]
         ///
         $(#[$doc])*
         pub fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
@@ -116,7 +115,8 @@ impl OutputHandle {
         /// whole bound unread and nobody reads it (read it, merge stderr into stdout, or make
         /// it [`Overflow::KeepTail`]).
         recv_op: try_recv, recv, recv_timeout, recv_deadline () -> Option<Vec<u8>>;
-        what = "the bytes buffered", nothing = "`Ok(Some(empty))`",
+        try_doc = "every byte buffered, `Ok(Some(empty))` if none yet, `Ok(None)` at EOF.",
+        plain_doc = "output has arrived", what = "output",
     }
 
     family! {
@@ -127,7 +127,8 @@ impl OutputHandle {
         /// As for [`recv`](Self::recv).
         recv_into_op: try_recv_into, recv_into, recv_into_timeout, recv_into_deadline
         (buf: &mut Vec<u8>) -> Option<usize>;
-        what = "the bytes buffered, appended to `buf`,", nothing = "`Ok(Some(0))`",
+        try_doc = "appends every byte buffered to `buf`; `Ok(Some(0))` if none yet, `Ok(None)` at EOF.",
+        plain_doc = "output has arrived to append to `buf`", what = "output to append to `buf`",
     }
 
     family! {
@@ -139,7 +140,8 @@ impl OutputHandle {
         /// As for [`recv`](Self::recv).
         recv_slice_op: try_recv_slice, recv_slice, recv_slice_timeout, recv_slice_deadline
         (buf: &mut [u8]) -> Option<usize>;
-        what = "bytes copied into `buf`", nothing = "`Ok(Some(0))`",
+        try_doc = "copies what is buffered into `buf`, as much as fits; `Ok(Some(0))` if nothing yet, `Ok(None)` at EOF.",
+        plain_doc = "output has arrived to copy into `buf`", what = "output to copy into `buf`",
     }
 
     family! {
@@ -152,7 +154,8 @@ impl OutputHandle {
         /// [`Error::Io`] as for `recv`. Nothing is lost.
         recv_line_op: try_recv_line, recv_line, recv_line_timeout, recv_line_deadline
         () -> Option<Vec<u8>>;
-        what = "a whole line", nothing = "`Ok(Some(empty))`",
+        try_doc = "a whole line if one is buffered, `Ok(Some(empty))` if not yet, `Ok(None)` at EOF.",
+        plain_doc = "a whole line has arrived", what = "a whole line",
     }
 
     family! {
@@ -166,7 +169,8 @@ impl OutputHandle {
         /// as for `recv`; [`Error::Io`] as for `recv`. Nothing is lost.
         expect_op: try_expect, expect, expect_timeout, expect_deadline
         (pattern: &[u8]) -> Option<Vec<u8>>;
-        what = "everything up to `pattern`", nothing = "`Ok(Some(empty))`",
+        try_doc = "everything up to `pattern` if it is buffered, `Ok(Some(empty))` if not yet, `Ok(None)` at EOF.",
+        plain_doc = "`pattern` has arrived", what = "`pattern`",
     }
 
     family! {
@@ -180,7 +184,8 @@ impl OutputHandle {
         /// buffered; `None` only if none were); otherwise as for [`recv`](Self::recv).
         recv_exact_op: try_recv_exact, recv_exact, recv_exact_timeout, recv_exact_deadline
         (n: usize) -> Option<Vec<u8>>;
-        what = "exactly `n` bytes", nothing = "`Ok(Some(empty))`",
+        try_doc = "exactly `n` bytes if that many are buffered, `Ok(Some(empty))` if not yet, `Ok(None)` at EOF.",
+        plain_doc = "`n` bytes have arrived", what = "exactly `n` bytes",
     }
 
     fn recv_op(&self, wait: Wait, operation: &'static str, t: Duration) -> Result<Option<Vec<u8>>> {
