@@ -32,6 +32,8 @@ pub(crate) fn communicate(
     // Everything the child writes is taken in: the bound is lifted while this runs.
     let outputs = pipes.outputs();
     let _draining: Vec<_> = outputs.iter().map(|c| c.draining()).collect();
+    // Woken by the writer's progress too, while feeding input.
+    let _feeding = pipes.stdin.as_ref().map(InputHandle::waiting);
     // No stream lock is held while waiting: another thread may keep reading or writing
     // (what it takes, communicate does not return).
     loop {
@@ -92,6 +94,7 @@ pub(crate) fn communicate_io(
     let mut unsent = lock_unsent(pipes, deadline).ok_or_else(timed_out)?;
     let mut copy = Vec::new();
     let mut input_done = pipes.stdin.is_none();
+    let _feeding = pipes.stdin.as_ref().map(InputHandle::waiting);
     loop {
         let seen = pipes.hub.signal.epoch();
         copy_out(pipes, Stream::Stdout, &mut stdout)?;

@@ -10,7 +10,7 @@
 //! common `communicate(b"")`) costs no thread, and closing its stdin just closes the pipe.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -82,6 +82,10 @@ pub(super) struct Shared {
     pub(super) hub: Arc<Hub>,
     /// Set by `close`: the writer then waits for the last sender clone to go.
     pub(super) closed: AtomicBool,
+    /// Callers waiting on the hub for the writer's progress. Only while there are any does
+    /// the writer notify the hub: otherwise every write would wake the threads that wait for
+    /// output, for nothing (two extra wake-ups per round trip).
+    pub(super) waiters: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +129,7 @@ impl InputHandle {
                 wake: Signal::default(),
                 hub,
                 closed: AtomicBool::new(false),
+                waiters: AtomicUsize::new(0),
             }),
             outputs,
         }
@@ -277,6 +282,7 @@ impl InputHandle {
         operation: &'static str,
         ready: impl Fn() -> bool,
     ) -> Result<bool> {
+        let _waiting = self.waiting();
         loop {
             let seen = self.shared.hub.signal.epoch();
             if ready() {
@@ -291,6 +297,14 @@ impl InputHandle {
                 return Ok(false);
             }
             self.shared.hub.signal.wait_past(seen, stall.wake(deadline));
+        }
+    }
+
+    /// Asks the writer to notify the hub of its progress until the guard drops.
+    pub(crate) fn waiting(&self) -> InputWaiting<'_> {
+        self.shared.waiters.fetch_add(1, Ordering::SeqCst);
+        InputWaiting {
+            waiters: &self.shared.waiters,
         }
     }
 
@@ -411,6 +425,17 @@ impl InputHandle {
             return Err(Error::Io(e));
         }
         Err(Error::StdinClosed)
+    }
+}
+
+/// A caller waiting for the writer's progress, until dropped.
+pub(crate) struct InputWaiting<'a> {
+    waiters: &'a AtomicUsize,
+}
+
+impl Drop for InputWaiting<'_> {
+    fn drop(&mut self) {
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

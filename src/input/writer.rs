@@ -15,7 +15,12 @@ pub(super) fn write_loop(
 ) {
     let step = || {
         shared.state.lock().last_step = shared.hub.stamp();
-        shared.hub.signal.notify();
+        // Pairs with the increment in `waiting`: a caller counted after this load looks at
+        // the progress just made before it parks.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if shared.waiters.load(Ordering::SeqCst) > 0 {
+            shared.hub.signal.notify();
+        }
     };
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     loop {
