@@ -398,7 +398,9 @@ fn cpu_ns() -> Option<u64> {
 fn cpu_ms_per_s(f: impl FnOnce()) -> Option<f64> {
     let (before, start) = (cpu_ns()?, Instant::now());
     f();
-    Some((cpu_ns()? - before) as f64 / 1e6 / start.elapsed().as_secs_f64())
+    // A thread that ended meanwhile takes its time with it: never below zero.
+    let used = cpu_ns()?.saturating_sub(before);
+    Some(used as f64 / 1e6 / start.elapsed().as_secs_f64())
 }
 
 fn idle() -> Vec<Row> {

@@ -161,7 +161,7 @@ fn cpu_ticks() -> u64 {
 #[cfg(target_os = "linux")]
 #[test]
 fn waiting_on_a_silent_child_does_not_spin() {
-    let p = Popen::spawn(&mut child(&["sleep", "3000"])).unwrap();
+    let p = Popen::spawn(&mut child(&["sleep", "20000"])).unwrap();
     let before = cpu_ticks();
     assert_eq!(
         p.recv_timeout(Stream::Stdout, Duration::from_millis(700))
@@ -173,11 +173,27 @@ fn waiting_on_a_silent_child_does_not_spin() {
         Some(Vec::new())
     );
     assert_eq!(p.wait_timeout(Duration::from_millis(700)).unwrap(), None);
+    let stdout = p.stdout().unwrap();
+    assert!(stdout
+        .recv_line_timeout(Duration::from_millis(700))
+        .unwrap_err()
+        .is_timeout());
+    // communicate closes stdin, then waits for EOF: closing once must not wake it for ever.
+    assert!(p
+        .communicate(b"", Some(Duration::from_millis(700)))
+        .unwrap_err()
+        .is_timeout());
+    let (out, err) = (std::io::sink(), std::io::sink());
+    let t = Some(Duration::from_millis(700));
+    assert!(p
+        .communicate_io(std::io::empty(), out, err, t)
+        .unwrap_err()
+        .is_timeout());
     let used = cpu_ticks() - before;
-    // A spinning wait burns about 210 ticks here; a quiet one rounds to 0 or 1.
+    // A spinning wait burns about 420 ticks here; a quiet one rounds to 0 or 1.
     assert!(
-        used < 20,
-        "waiting 2.1 s used {used} ticks of CPU: something spins"
+        used < 40,
+        "waiting 4.2 s used {used} ticks of CPU: something spins"
     );
     p.kill().unwrap();
 }

@@ -385,7 +385,11 @@ impl InputHandle {
     /// Returns immediately; the child sees EOF on its stdin once everything queued before
     /// this call has been written. Later sends fail with [`Error::StdinClosed`]. Idempotent.
     pub fn close(&self) {
-        self.tx.lock().take();
+        if self.tx.lock().take().is_none() {
+            // Closed already: waking everyone again would make a loop that closes on every
+            // turn (communicate's) spin instead of sleeping.
+            return;
+        }
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake.notify();
         if self.idle.lock().take().is_some() {
