@@ -145,7 +145,7 @@
 //! it exits (except for an [`Overflow::KeepTail`] stream, which never holds more than its
 //! bound); [`communicate_io`](Popen::communicate_io) streams instead, in constant memory.
 //! Measured: 200 children each writing 1 MiB, drained one after another with `communicate`,
-//! peak at about 16–24 MiB of RSS in all; 256 MiB both ways through `communicate_io`, under
+//! peak at about 22–30 MiB of RSS in all; 256 MiB both ways through `communicate_io`, under
 //! 1 MiB.
 //!
 //! # Disconnection and drop
