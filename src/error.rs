@@ -25,7 +25,10 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The operation did not finish within its timeout; nothing was lost.
+    /// The operation did not finish within its timeout; nothing was lost. (Output not
+    /// returned stays buffered; input taken stays queued and will be written. Only a waiting
+    /// send of more than the stdin queue holds may have queued part of its data first: see
+    /// [`InputHandle::send`](crate::InputHandle::send).)
     #[error("{operation} timed out after {timeout:?}")]
     Timeout {
         /// The method that timed out, such as `"communicate"`.

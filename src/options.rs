@@ -144,7 +144,8 @@ impl Options {
     /// then returns [`Error::Stalled`](crate::Error::Stalled) (unless the stream is
     /// [`Overflow::KeepTail`]). `expect` and `read_line` hold at most this much while they
     /// search. [`Popen::wait`] and [`Popen::communicate`] lift it while they run: they take in
-    /// everything the child writes.
+    /// everything the child writes (except on an [`Overflow::KeepTail`] stream, which keeps
+    /// its tail, so `communicate` returns the last `output_capacity` bytes of it).
     pub fn output_capacity(&mut self, bytes: usize) -> &mut Self {
         self.output_capacity = bytes;
         self
@@ -168,7 +169,10 @@ impl Options {
     }
 
     /// Returns immediately; sets how many bytes [`send`](Popen::send) may queue for the child's
-    /// stdin before it starts returning short counts.
+    /// stdin before it starts returning short counts (256 KiB by default). The queue holds
+    /// pieces of at most [`chunk_size`](Options::chunk_size) bytes, 16 at least and 1,024 at
+    /// most, so the effective bound is at most 1,024 chunks (64 MiB with the default chunk
+    /// size).
     pub fn input_capacity(&mut self, bytes: usize) -> &mut Self {
         self.input_capacity = bytes;
         self

@@ -113,10 +113,15 @@ impl Pipes {
     }
 
     /// Moves output from the channels into the buffers, waiting until `until` for the first
-    /// event of the child if nothing was there.
-    pub(crate) fn pump_step(&self, until: Instant) -> Activity {
+    /// event of the child if nothing was there. `expect_open`: the caller saw an output open
+    /// (and chose a long step); if another thread has seen them all end since, that is the
+    /// news, not a reason to sleep the whole step.
+    pub(crate) fn pump_step(&self, until: Instant, expect_open: bool) -> Activity {
         let seen = self.hub.signal.epoch();
         let activity = self.move_outputs();
+        if expect_open && activity == Activity::Idle && self.open_outputs().is_empty() {
+            return Activity::Ended;
+        }
         if activity != Activity::Idle || self.open_outputs().is_empty() {
             if activity == Activity::Idle {
                 sleep_to_deadline(until);

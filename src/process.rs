@@ -116,7 +116,7 @@ impl Process {
                 Some(d) => d.min(now + step),
                 None => now + step,
             };
-            match pipes.pump_step(step_end) {
+            match pipes.pump_step(step_end, outputs_open) {
                 Activity::Ended => {
                     poll = FIRST_POLL;
                     quick = QUICK_POLLS;

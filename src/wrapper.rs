@@ -232,9 +232,17 @@ impl Read for ProcessIoWrapper {
 }
 
 impl Read for &ProcessIoWrapper {
-    /// As `Read` for the wrapper itself; threads sharing `&ProcessIoWrapper` take turns.
+    /// As `Read` for the wrapper itself; threads sharing `&ProcessIoWrapper` take turns, and
+    /// a turn waited for counts against the read timeout.
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.buf.lock().read(&self.popen, self.read_timeout, out)
+        let mut buf = match deadline(self.read_timeout) {
+            None => self.buf.lock(),
+            Some(d) => self
+                .buf
+                .try_lock_until(d)
+                .ok_or_else(|| timed_out("read", self.read_timeout))?,
+        };
+        buf.read(&self.popen, self.read_timeout, out)
     }
 }
 

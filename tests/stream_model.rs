@@ -439,3 +439,66 @@ impl Write for Failing {
         Ok(())
     }
 }
+
+#[test]
+fn a_wait_on_stdout_learns_of_the_stall_when_the_thread_reading_stderr_gives_up() {
+    // One stderr "line" of 200,000 bytes, then a stdout line: with a 64 KiB bound, the
+    // thread reading stderr lines stalls on its own stream and leaves; the thread waiting on
+    // stdout must then hear that stderr blocks the child, not wait for ever.
+    let p = Options::new()
+        .output_capacity(64 * 1024)
+        .spawn(&mut child(&["err-lines-then-line", "1", "200000"]))
+        .unwrap();
+    let (out_err, err_err) = within(HANG, move || {
+        std::thread::scope(|s| {
+            let err = s.spawn(|| p.stderr().unwrap().recv_line().unwrap_err());
+            let out = p.stdout().unwrap().recv().unwrap_err();
+            (out, err.join().unwrap())
+        })
+    });
+    assert!(
+        matches!(
+            err_err,
+            Error::Stalled {
+                stream: Stream::Stderr,
+                ..
+            }
+        ),
+        "{err_err:?}"
+    );
+    assert!(
+        matches!(
+            out_err,
+            Error::Stalled {
+                stream: Stream::Stderr,
+                ..
+            }
+        ),
+        "{out_err:?}"
+    );
+}
+
+#[test]
+fn concurrent_recv_exact_calls_each_keep_the_bound_they_need() {
+    let total = 300_000;
+    let p = Options::new()
+        .output_capacity(64 * 1024)
+        .spawn(&mut child(&["write", &total.to_string()]))
+        .unwrap();
+    let (a, b) = within(HANG, move || {
+        let stdout = p.stdout().unwrap();
+        std::thread::scope(|s| {
+            let a = s.spawn(|| stdout.recv_exact(100_000).unwrap().unwrap());
+            let b = s.spawn(|| stdout.recv_exact(200_000).unwrap().unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        })
+    });
+    assert_eq!((a.len(), b.len()), (100_000, 200_000));
+    let whole = pattern(total);
+    let (first, second) = if a[..] == whole[..100_000] {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!([first, second].concat(), whole, "each byte once, in order");
+}

@@ -12,10 +12,13 @@ impl InputHandle {
     /// [`flush`](InputHandle::flush)).
     ///
     /// Data that fits the queue ([`Options::input_capacity`](crate::Options::input_capacity))
-    /// is queued all at once when there is room for all of it, so a timing-out
-    /// [`send_timeout`](InputHandle::send_timeout) queues none of it. Larger data is queued in
-    /// parts as room appears. While it waits, the child's output is taken in, up to each
-    /// stream's bound.
+    /// is queued all at once when there is room for all of it, so a timing-out (or stalling)
+    /// [`send_timeout`](InputHandle::send_timeout) queues none of it and can simply be
+    /// called again. Larger data is queued in parts as room appears: an error then may come
+    /// after some parts were queued (they will be written), so resending all of it would
+    /// repeat them. For data larger than the queue whose sending must resume after an error,
+    /// use [`try_send`](InputHandle::try_send) or `Write`, which report how much they took.
+    /// While it waits, the child's output is taken in, up to each stream's bound.
     ///
     /// ```
     /// # if std::env::var_os("PROCPUMP_DOC_CHILD").is_some() {

@@ -47,7 +47,9 @@ pub(crate) struct Core {
     overflow_since: AtomicU64,
     /// Threads inside a blocking call that reads this stream.
     waiting: AtomicUsize,
-    /// Bytes a waiting `recv_exact` needs at once: the bound stretches to hold them.
+    /// Bytes the waiting `recv_exact` calls need at once, and the largest of them (read
+    /// without the lock): the bound stretches to hold it.
+    wants: Mutex<Vec<usize>>,
     wanted: AtomicUsize,
     /// Bytes a [`Overflow::KeepTail`] stream dropped.
     pub(crate) dropped: AtomicU64,
@@ -112,6 +114,7 @@ impl Core {
             draining: AtomicUsize::new(0),
             overflow_since: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
+            wants: Mutex::new(Vec::new()),
             wanted: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             done: AtomicBool::new(false),
@@ -183,7 +186,10 @@ impl Core {
 
     /// Stretches the bound to `n` bytes until the guard drops.
     pub(crate) fn wanting(&self, n: usize) -> Wanting<'_> {
+        let mut wants = self.wants.lock();
+        wants.push(n);
         self.wanted.fetch_max(n, Ordering::AcqRel);
+        drop(wants);
         self.room.notify();
         Wanting { core: self, n }
     }
@@ -207,6 +213,7 @@ impl Core {
         Counted {
             count: &self.waiting,
             core: Some(self),
+            wakes_hub: true,
         }
     }
 
@@ -217,6 +224,7 @@ impl Core {
         Counted {
             count: &self.draining,
             core: Some(self),
+            wakes_hub: false,
         }
     }
 }
@@ -229,8 +237,13 @@ pub(crate) struct Wanting<'a> {
 
 impl Drop for Wanting<'_> {
     fn drop(&mut self) {
-        let wanted = &self.core.wanted;
-        let _ = wanted.compare_exchange(self.n, 0, Ordering::AcqRel, Ordering::Acquire);
+        // Another call may still need as much or more: the bound is what the rest need.
+        let mut wants = self.core.wants.lock();
+        if let Some(i) = wants.iter().position(|&w| w == self.n) {
+            wants.swap_remove(i);
+        }
+        let rest = wants.iter().copied().max().unwrap_or(0);
+        self.core.wanted.store(rest, Ordering::Release);
     }
 }
 
@@ -239,13 +252,19 @@ pub(crate) struct Counted<'a> {
     count: &'a AtomicUsize,
     /// The stream whose reader re-checks its room when the count changes.
     core: Option<&'a Core>,
+    /// A waiting reader: when the last one leaves an overflowing stream, that stream now
+    /// stalls the child, and calls waiting on something else must hear of it.
+    wakes_hub: bool,
 }
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
+        let left = self.count.fetch_sub(1, Ordering::AcqRel) - 1;
         if let Some(core) = self.core {
             core.room.notify();
+            if self.wakes_hub && left == 0 && core.is_overflowing() {
+                core.hub.signal.notify();
+            }
         }
     }
 }

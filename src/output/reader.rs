@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 
 use super::buffer::Chunk;
 use super::core::Core;
@@ -44,7 +44,9 @@ fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) 
     let mut carry = None;
     loop {
         let room = match core.policy {
-            // Never waits: the oldest bytes make way instead.
+            // Never waits: the oldest bytes make way instead. It stops once the `Popen` is
+            // gone (the channel never closes: the reader shares the receiving end's `Core`).
+            Overflow::KeepTail if core.closed.load(Ordering::Acquire) => return,
             Overflow::KeepTail => usize::MAX,
             _ => match wait_for_room(&mut pipe, core, tx, size, &mut carry, &mut buf) {
                 Some(room) => room,
@@ -87,7 +89,7 @@ fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) 
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                let _ = tx.send(Msg::Failed(e));
+                fail(core, tx, e);
                 return;
             }
         }
@@ -170,7 +172,7 @@ fn wait_for_room<R: Read>(
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let _ = tx.send(Msg::Failed(e));
+                        fail(core, tx, e);
                         return None;
                     }
                 }
@@ -183,6 +185,14 @@ fn wait_for_room<R: Read>(
                 core.room.wait_for_deadline(ready, None);
             }
         }
+    }
+}
+
+/// Hands a read error to the callers, after every byte before it, without ever blocking: a
+/// full channel (a KeepTail stream nobody reads) gets it into the buffer instead.
+fn fail(core: &Core, tx: &Sender<Msg>, e: io::Error) {
+    if let Err(TrySendError::Full(Msg::Failed(e))) = tx.try_send(Msg::Failed(e)) {
+        core.read().keep_error(e);
     }
 }
 
@@ -206,12 +216,12 @@ fn deliver(core: &Core, tx: &Sender<Msg>, data: Vec<u8>) -> bool {
     // Counted before it is visible, so a caller never subtracts what was not added.
     core.held.fetch_add(n, Ordering::AcqRel);
     core.in_channel.fetch_add(n, Ordering::AcqRel);
-    // The room was checked and this is the only sender, so this does not block. A closed
-    // channel means the `Popen` is gone: returning drops the pipe, so a child that keeps
-    // writing sees a broken pipe instead of blocking forever.
+    // The room was checked and this is the only sender, so this does not block.
     if tx.send(Msg::Data(chunk)).is_err() {
         return false;
     }
     core.hub.signal.notify();
-    true
+    // Once the `Popen` is gone the reader returns, dropping the pipe: a child that keeps
+    // writing sees a broken pipe instead of blocking forever.
+    !core.closed.load(Ordering::Acquire)
 }
