@@ -226,8 +226,7 @@ impl InputHandle {
         if data.is_empty() {
             return Ok(0);
         }
-        let free = tx.capacity().unwrap_or(0).saturating_sub(tx.len());
-        if whole && free < self.pieces(data.len()) {
+        if whole && free_slots(tx) < self.pieces(data.len()) {
             return Ok(0);
         }
         self.ensure_writer()?;
@@ -261,10 +260,12 @@ impl InputHandle {
 
     /// Returns immediately: whether `send` could take `len` bytes now (or would fail at once).
     pub(crate) fn has_room_for(&self, len: usize) -> bool {
-        let full = self.tx.lock().as_ref().is_some_and(|tx| {
-            let free = tx.capacity().unwrap_or(0).saturating_sub(tx.len());
-            free < self.pieces(len.max(1))
-        });
+        let pieces = self.pieces(len.max(1));
+        let full = self
+            .tx
+            .lock()
+            .as_ref()
+            .is_some_and(|tx| free_slots(tx) < pieces);
         let st = self.shared.state.lock();
         !full
             || st.broken
@@ -430,6 +431,11 @@ impl InputHandle {
         }
         Err(Error::StdinClosed)
     }
+}
+
+/// How many more pieces the queue takes now.
+fn free_slots(tx: &Sender<Vec<u8>>) -> usize {
+    tx.capacity().unwrap_or(0).saturating_sub(tx.len())
 }
 
 /// A caller waiting for the writer's progress, until dropped.
