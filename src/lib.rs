@@ -167,6 +167,7 @@
 
 mod communicate;
 mod error;
+mod group;
 mod input;
 mod options;
 mod output;
@@ -178,6 +179,7 @@ mod signal;
 mod wrapper;
 
 pub use error::{Error, Result};
+pub use group::{ChildId, Event, EventKind, Group, GroupEvents};
 pub use input::InputHandle;
 pub use options::{
     Capture, Options, Overflow, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_CAPACITY,

@@ -64,6 +64,7 @@ pub struct Options {
     pub(crate) input_capacity: usize,
     pub(crate) chunk_size: usize,
     pub(crate) kill_on_drop: bool,
+    pub(crate) lines: bool,
 }
 
 /// Default most unread bytes a stream may hold in the `Popen` (1 MiB, as Node's `exec`
@@ -96,6 +97,7 @@ impl Default for Options {
             input_capacity: DEFAULT_INPUT_CAPACITY,
             chunk_size: DEFAULT_CHUNK_SIZE,
             kill_on_drop: false,
+            lines: false,
         }
     }
 }
@@ -182,6 +184,19 @@ impl Options {
     /// the writer coalesces small sends into). Capped at the capacities.
     pub fn chunk_size(&mut self, bytes: usize) -> &mut Self {
         self.chunk_size = bytes;
+        self
+    }
+
+    /// Returns immediately; when `true`, a [`Group`](crate::Group) member's
+    /// [`Output`](crate::EventKind::Output) events carry one whole line each, ending with
+    /// `\n` (`false` by default: each event is one chunk as the reader read it).
+    ///
+    /// Only two kinds of event lack the `\n`: the last line of a stream that ends without
+    /// one, and the pieces of a line longer than [`output_capacity`](Options::output_capacity)
+    /// (each piece that long). Bytes are passed on as they are: a `\r\n` ending keeps its
+    /// `\r`. A `Popen` outside a group ignores this option.
+    pub fn lines(&mut self, lines: bool) -> &mut Self {
+        self.lines = lines;
         self
     }
 

@@ -40,9 +40,9 @@ impl Pipes {
         child: &mut Child,
         merged: Option<Source>,
         opts: &Options,
+        hub: Arc<Hub>,
     ) -> io::Result<Pipes> {
         let pid = child.id();
-        let hub = Arc::new(Hub::new());
         let start = |which: Stream, pipe: Option<Source>| {
             pipe.map(|p| {
                 let name = format!("procpump-{pid}-{which}");

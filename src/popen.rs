@@ -9,6 +9,8 @@ use crate::communicate;
 use crate::pipes::Pipes;
 use crate::process::Process;
 use crate::select::{self, Events};
+use crate::signal::{Hub, Link};
+use std::sync::Arc;
 use crate::{deadline_after, Capture, Error, InputHandle, Options, OutputHandle, Result};
 
 /// One of the child's two output streams.
@@ -106,6 +108,11 @@ impl Popen {
     }
 
     pub(crate) fn spawn_with(cmd: &mut Command, opts: &Options) -> Result<Popen> {
+        Popen::spawn_linked(cmd, opts, None)
+    }
+
+    /// Starts the child; its pumps also report to a group's board when `link` is given.
+    pub(crate) fn spawn_linked(cmd: &mut Command, opts: &Options, link: Option<Link>) -> Result<Popen> {
         opts.validate()?;
         cmd.stdin(stdio(opts.stdin));
         let merged = if opts.merge_stderr {
@@ -130,7 +137,8 @@ impl Popen {
             source,
         })?;
         let merged = merged.map(|r| Box::new(r) as Box<dyn Read + Send>);
-        let pipes = match Pipes::start(&mut child, merged, opts) {
+        let hub = Arc::new(Hub::with_link(link));
+        let pipes = match Pipes::start(&mut child, merged, opts, hub) {
             Ok(pipes) => pipes,
             Err(e) => {
                 // No thread for a pipe means no usable Popen: do not leave the child behind.

@@ -12,7 +12,8 @@
 //! - each reader's room signal: "bytes were taken out"; only that reader waits there;
 //! - the writer's wake signal: "input was queued or stdin closed"; only the writer waits there.
 
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -89,16 +90,75 @@ pub(crate) struct Hub {
     /// Notified on every event a caller may wait for.
     pub(crate) signal: Signal,
     /// Stamps chunks from both readers, so output comes back in arrival order.
-    pub(crate) seq: AtomicU64,
+    seq: AtomicU64,
     base: Instant,
+    /// The group this child belongs to, if any: told of every event too.
+    link: Option<Link>,
+}
+
+/// Where a group waits for all its members at once.
+#[derive(Debug, Default)]
+pub(crate) struct Board {
+    /// Notified when a member joins `ready`.
+    pub(crate) signal: Signal,
+    /// Members with something new, each listed once until the group looks at it.
+    pub(crate) ready: Mutex<Vec<u64>>,
+    /// Stamps chunks of every member, so output comes back in arrival order group-wide.
+    pub(crate) seq: AtomicU64,
+}
+
+impl Board {
+    /// Returns immediately with the next arrival stamp.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A member's place on its group's board.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) board: Arc<Board>,
+    pub(crate) id: u64,
+    /// Set while the member is listed in `board.ready`.
+    pub(crate) listed: AtomicBool,
 }
 
 impl Hub {
-    pub(crate) fn new() -> Hub {
+    /// A hub whose events are also reported to a group's board.
+    pub(crate) fn with_link(link: Option<Link>) -> Hub {
         Hub {
             signal: Signal::default(),
             seq: AtomicU64::new(0),
             base: Instant::now(),
+            link,
+        }
+    }
+
+    /// Returns immediately; wakes the callers waiting on this child, and lists it on its
+    /// group's board (waking the group) unless it is listed already.
+    pub(crate) fn notify(&self) {
+        self.signal.notify();
+        if let Some(link) = &self.link {
+            if !link.listed.swap(true, Ordering::AcqRel) {
+                link.board.ready.lock().push(link.id);
+                link.board.signal.notify();
+            }
+        }
+    }
+
+    /// Returns immediately; the group is about to look at this member, so the next event
+    /// lists it again.
+    pub(crate) fn unlist(&self) {
+        if let Some(link) = &self.link {
+            link.listed.store(false, Ordering::Release);
+        }
+    }
+
+    /// Returns immediately with the next arrival stamp (group-wide in a group).
+    pub(crate) fn next_seq(&self) -> u64 {
+        match &self.link {
+            Some(link) => link.board.next_seq(),
+            None => self.seq.fetch_add(1, Ordering::Relaxed),
         }
     }
 

@@ -397,7 +397,7 @@ impl InputHandle {
             // Never started: dropping the pipe is all it takes for the child to see EOF.
             self.shared.state.lock().finished = true;
         }
-        self.shared.hub.signal.notify();
+        self.shared.hub.notify();
     }
 
     /// Returns immediately: whether [`close`](InputHandle::close) was called (by anyone,
@@ -474,7 +474,7 @@ mod tests {
     }
 
     fn pump_for(pipe: impl Write + Send + 'static, chunk: usize, slots: usize) -> InputHandle {
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::with_link(None));
         InputHandle::new("test".into(), pipe, chunk, slots, chunk, hub, Vec::new())
     }
 

@@ -19,7 +19,7 @@ pub(super) fn write_loop(
         // the progress just made before it parks.
         std::sync::atomic::fence(Ordering::SeqCst);
         if shared.waiters.load(Ordering::SeqCst) > 0 {
-            shared.hub.signal.notify();
+            shared.hub.notify();
         }
     };
     let mut pieces: Vec<Vec<u8>> = Vec::new();
@@ -73,7 +73,7 @@ pub(super) fn write_loop(
         }
     }
     shared.state.lock().finished = true;
-    shared.hub.signal.notify();
+    shared.hub.notify();
 }
 
 /// `write_all` for several buffers (std's `write_all_vectored` is not stable yet).

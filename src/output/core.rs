@@ -159,7 +159,7 @@ impl Core {
         let stamp = if over { self.hub.stamp() } else { 0 };
         self.overflow_since.store(stamp, Ordering::Release);
         if over {
-            self.hub.signal.notify();
+            self.hub.notify();
         }
     }
 
@@ -263,7 +263,7 @@ impl Drop for Counted<'_> {
         if let Some(core) = self.core {
             core.room.notify();
             if self.wakes_hub && left == 0 && core.is_overflowing() {
-                core.hub.signal.notify();
+                core.hub.notify();
             }
         }
     }

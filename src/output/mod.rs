@@ -305,7 +305,7 @@ mod tests {
             chunk: 64,
             policy: Overflow::Block,
         };
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::with_link(None));
         let core = start(
             Stream::Stdout,
             "test".into(),

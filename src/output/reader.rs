@@ -32,7 +32,7 @@ pub(crate) fn start<R: Read + Send + 'static>(
             read_loop(pipe, &core, &tx, chunk);
             drop(tx);
             core.done.store(true, Ordering::Release);
-            core.hub.signal.notify();
+            core.hub.notify();
         })?;
     Ok(())
 }
@@ -202,14 +202,14 @@ fn fail(core: &Core, tx: &Sender<Msg>, e: io::Error) {
 fn deliver(core: &Core, tx: &Sender<Msg>, data: Vec<u8>) -> bool {
     let n = data.len();
     let chunk = Chunk {
-        seq: core.hub.seq.fetch_add(1, Ordering::Relaxed),
+        seq: core.hub.next_seq(),
         data,
     };
     if core.policy == Overflow::KeepTail {
         let (channel, bound) = room(core, tx, n);
         if n > channel.min(bound) {
             core.read().push_keeping_tail(chunk);
-            core.hub.signal.notify();
+            core.hub.notify();
             return !core.closed.load(Ordering::Acquire);
         }
     }
@@ -220,7 +220,7 @@ fn deliver(core: &Core, tx: &Sender<Msg>, data: Vec<u8>) -> bool {
     if tx.send(Msg::Data(chunk)).is_err() {
         return false;
     }
-    core.hub.signal.notify();
+    core.hub.notify();
     // Once the `Popen` is gone the reader returns, dropping the pipe: a child that keeps
     // writing sees a broken pipe instead of blocking forever.
     !core.closed.load(Ordering::Acquire)

@@ -1,0 +1,796 @@
+//! Many children, one event stream: [`Group`].
+//!
+//! Each member is an ordinary [`Popen`] whose hub also reports to the group's board: a reader
+//! that hands over a chunk, or sees EOF, lists its member there (once, until the group looks)
+//! and wakes the group. [`Group::next_event`] looks only at listed members, keeps the front of
+//! every stream with something to say in a heap ordered by arrival stamp (one counter for the
+//! whole group), and hands out the earliest. Nothing is copied out of a member before it is
+//! delivered, so a direct read through [`Group::get`] takes bytes that then never appear as
+//! events. Exits are found with `try_wait`: right after a member's outputs end (backing off
+//! from 50 µs to 100 ms), and otherwise in a rare sweep over all members, for a child whose
+//! grandchild holds its pipes.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::process::{Command, ExitStatus};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::output::Core;
+use crate::signal::{Board, Link};
+use crate::{deadline_after, Error, Options, Popen, Result, Stream};
+
+/// First `try_wait` interval after a member's outputs ended, doubled up to `LAST_POLL`.
+const FIRST_POLL: Duration = Duration::from_micros(50);
+const LAST_POLL: Duration = Duration::from_millis(100);
+/// How long an exited member's outputs may stay open (bytes still in the pipe) before the
+/// group stops following them: then a grandchild holds them.
+const EXIT_GRACE: Duration = Duration::from_millis(100);
+/// The sweep for exits of members whose outputs are open runs every `SWEEP_PER_MEMBER` per
+/// member, within these bounds: its cost stays near 0.1 ms per second however many wait.
+const SWEEP_PER_MEMBER: Duration = Duration::from_millis(10);
+const SWEEP_MIN: Duration = Duration::from_millis(500);
+const SWEEP_MAX: Duration = Duration::from_secs(10);
+
+/// The name of a group member, given by [`Group::spawn`] or [`Group::queue`]: ids compare
+/// in the order they were given out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildId(u64);
+
+impl ChildId {
+    /// Returns immediately with the id as a number: 0 for the group's first member, then 1,
+    /// 2, … in the order `spawn` and `queue` were called.
+    pub fn index(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ChildId {
+    /// `#` and the index, as in `#3`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Something that happened to one member of a [`Group`].
+#[derive(Debug)]
+pub struct Event {
+    /// The member it happened to.
+    pub id: ChildId,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened to a member of a [`Group`].
+///
+/// A member's events come in this order: `Started` (queued commands only), its `Output`
+/// and `Eof` events interleaved as the bytes arrived, then `Exit`. A queued command that
+/// could not start has only `SpawnFailed`; one cancelled by [`Group::kill_all`] only
+/// `Cancelled`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A command given to [`Group::queue`] started: a running slot was free.
+    Started,
+    /// Bytes from one stream, never empty: a chunk as the reader read it, or one line with
+    /// [`Options::lines`].
+    Output(Stream, Vec<u8>),
+    /// That stream ended: every byte of it was delivered (or taken by direct reads).
+    ///
+    /// Also sent, after the bytes that came, for a stream a grandchild keeps open 100 ms
+    /// after the member exited: the group stops following it then.
+    Eof(Stream),
+    /// The member exited; it comes after all its `Output` and `Eof` events, and the group
+    /// forgets the member ([`Group::get`] returns `None` from then on).
+    Exit(ExitStatus),
+    /// A command given to [`Group::queue`] could not start (the error says why).
+    SpawnFailed(Error),
+    /// Reading that stream failed (the error comes after the bytes before it; `Eof`
+    /// follows).
+    ReadFailed(Stream, Error),
+    /// A command given to [`Group::queue`] was dropped unstarted by [`Group::kill_all`].
+    Cancelled,
+}
+
+/// Many children watched from one thread: their output, EOFs and exits as one stream of
+/// [`Event`]s in arrival order, with an optional limit on how many run at once.
+///
+/// Every member is a [`Popen`] (reach it with [`get`](Group::get)): it has a reader thread
+/// per captured output, and a writer thread for stdin only once input is sent to it; the
+/// group adds no thread. Waiting on the group costs no CPU while nothing happens (besides a
+/// sweep for exits every 10 ms per member, at least 0.5 s and at most 10 s apart). Every
+/// method takes `&self`, and `Group` is `Send + Sync`.
+///
+/// ```
+/// use std::process::Command;
+/// use procpump::{EventKind, Group, Options, Stream};
+///
+/// # if let Some(n) = std::env::var_os("PROCPUMP_DOC_CHILD") {
+/// #     println!("job {} done", n.to_string_lossy());
+/// #     return Ok(());
+/// # }
+/// # let job = |n: u32| {
+/// #     let mut c = Command::new(std::env::current_exe().unwrap());
+/// #     c.env("PROCPUMP_DOC_CHILD", n.to_string()); // the example runs itself as the child
+/// #     c
+/// # };
+/// // `job(n)` is a Command for a program that prints "job <n> done".
+/// let group = Group::with_max_running(2);   // at most two run at once
+/// let mut options = Options::new();
+/// options.lines(true);                      // one Output event per line
+/// let ids: Vec<_> = (0..5).map(|n| group.queue_with(&options, &mut job(n))).collect();
+/// let mut lines = Vec::new();
+/// while let Some(event) = group.next_event(std::time::Duration::from_secs(30))? {
+///     match event.kind {
+///         EventKind::Output(Stream::Stdout, line) => lines.push((event.id, line)),
+///         EventKind::Exit(status) => assert!(status.success()),
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(lines.len(), 5);
+/// assert!(lines.contains(&(ids[3], b"job 3 done\n".to_vec())));
+/// # Ok::<(), procpump::Error>(())
+/// ```
+///
+/// # Drop behavior
+///
+/// Dropping the group returns at once and drops each member as a [`Popen`] is dropped: its
+/// stdin is closed, its readers end, and it is reaped by a small thread once it exits, so no
+/// zombie is left. Members keep running unless [`kill_on_drop`](Group::kill_on_drop) (or
+/// the member's own [`Options::kill_on_drop`]) was set. Queued commands never start.
+pub struct Group {
+    board: Arc<Board>,
+    state: Mutex<State>,
+    max_running: usize,
+    kill_on_drop: bool,
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.lock();
+        f.debug_struct("Group")
+            .field("running", &st.members.len())
+            .field("queued", &st.queued.len())
+            .field("max_running", &self.max_running)
+            .finish()
+    }
+}
+
+impl Default for Group {
+    fn default() -> Group {
+        Group::new()
+    }
+}
+
+/// A kind of heap entry beside the two streams: the member's exit.
+const EXIT: u8 = 2;
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    members: HashMap<u64, Member>,
+    /// `(arrival stamp, member, stream index or EXIT)`, earliest first. An entry may be
+    /// stale (a direct read took its bytes): it is checked when it comes up.
+    heap: BinaryHeap<Reverse<(u64, u64, u8)>>,
+    /// Events already decided, delivered before the heap's (`Started` after the `Exit`
+    /// that freed its slot, `SpawnFailed`, `Cancelled`).
+    news: VecDeque<Event>,
+    /// When to `try_wait` a member next: `(instant, member)`.
+    polls: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_sweep: Option<Instant>,
+    queued: VecDeque<Queued>,
+    /// The board's list, swapped out so that taking it allocates nothing.
+    listed: Vec<u64>,
+}
+
+struct Queued {
+    id: u64,
+    options: Options,
+    command: Command,
+}
+
+struct Member {
+    popen: Arc<Popen>,
+    tracks: Vec<Track>,
+    lines: bool,
+    capacity: usize,
+    status: Option<ExitStatus>,
+    /// A poll timer is set (outputs ended, or none captured, or the exit grace).
+    polling: bool,
+    poll_step: Duration,
+    /// When the exit was seen with outputs still open: they get `EXIT_GRACE` to end.
+    exited_at: Option<Instant>,
+    exit_queued: bool,
+}
+
+/// One captured output stream of a member, as the group follows it.
+struct Track {
+    stream: Stream,
+    core: Arc<Core>,
+    /// An entry for it is in the heap.
+    in_heap: bool,
+    eof_sent: bool,
+    /// Line mode: the stream offset searched for `\n` so far.
+    searched: u64,
+    /// The member exited and a grandchild holds this stream open: treated as ended.
+    abandoned: bool,
+}
+
+impl Track {
+    fn is_ended(&self) -> bool {
+        self.abandoned || self.core.is_ended()
+    }
+}
+
+impl Group {
+    /// Returns immediately with an empty group and no limit on running members.
+    pub fn new() -> Group {
+        Group::with_max_running(usize::MAX)
+    }
+
+    /// Returns immediately with an empty group where at most `n` members run at once
+    /// (`n` = 0 counts as 1): [`queue`](Group::queue) holds commands back until a slot is
+    /// free. [`spawn`](Group::spawn) ignores the limit (its members still count).
+    pub fn with_max_running(n: usize) -> Group {
+        Group {
+            board: Arc::new(Board::default()),
+            state: Mutex::new(State::default()),
+            max_running: n.max(1),
+            kill_on_drop: false,
+        }
+    }
+
+    /// Returns immediately; when `true`, dropping the group kills every member still running
+    /// (members an `Arc` from [`get`](Group::get) keeps alive too).
+    pub fn kill_on_drop(mut self, kill: bool) -> Group {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    /// Returns once the child has started, with all three streams piped and the default
+    /// [`Options`]; it runs at once, whatever the limit.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when the program cannot be started.
+    pub fn spawn(&self, cmd: &mut Command) -> Result<ChildId> {
+        self.spawn_with(&Options::new(), cmd)
+    }
+
+    /// Returns once the child has started with `options`; as [`spawn`](Group::spawn).
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for bad options, [`Error::Spawn`] when the program cannot be
+    /// started.
+    pub fn spawn_with(&self, options: &Options, cmd: &mut Command) -> Result<ChildId> {
+        let mut st = self.state.lock();
+        let id = st.next_id;
+        self.start(&mut st, id, options, cmd)?;
+        st.next_id += 1;
+        Ok(ChildId(id))
+    }
+
+    /// Returns immediately with the id the command will have, with the default [`Options`]:
+    /// it starts now if fewer than the limit run, otherwise when a member's `Exit` event is
+    /// delivered; see [`queue_with`](Group::queue_with).
+    pub fn queue(&self, cmd: &mut Command) -> ChildId {
+        self.queue_with(&Options::new(), cmd)
+    }
+
+    /// Returns immediately with the id the command will have: it starts with `options` now
+    /// if fewer than the limit run, otherwise when [`next_event`](Group::next_event) delivers
+    /// a member's `Exit`; a [`Started`](EventKind::Started) event says when, a
+    /// [`SpawnFailed`](EventKind::SpawnFailed) event if it could not start.
+    ///
+    /// A command held back is taken out of `cmd` (with all its settings), which is left as a
+    /// new `Command` with the same program, arguments, environment changes and directory.
+    pub fn queue_with(&self, options: &Options, cmd: &mut Command) -> ChildId {
+        let mut st = self.state.lock();
+        let id = st.next_id;
+        st.next_id += 1;
+        if st.members.len() < self.max_running {
+            self.start_queued(&mut st, id, options, cmd);
+        } else {
+            let command = std::mem::replace(cmd, copy_of(cmd));
+            st.queued.push_back(Queued {
+                id,
+                options: options.clone(),
+                command,
+            });
+        }
+        ChildId(id)
+    }
+
+    /// Returns immediately with the member `id` while it runs or has events to deliver;
+    /// `None` for an id not started yet, or once its `Exit` event was delivered.
+    ///
+    /// The `Popen` has the whole API: send input, kill, read directly. Bytes a direct read
+    /// takes are not delivered as events.
+    pub fn get(&self, id: ChildId) -> Option<Arc<Popen>> {
+        let st = self.state.lock();
+        st.members.get(&id.0).map(|m| Arc::clone(&m.popen))
+    }
+
+    /// Returns immediately with how many members run or have events to deliver.
+    pub fn running(&self) -> usize {
+        self.state.lock().members.len()
+    }
+
+    /// Returns immediately with how many queued commands wait for a slot.
+    pub fn queued(&self) -> usize {
+        self.state.lock().queued.len()
+    }
+
+    /// Returns immediately: whether [`next_event`](Group::next_event) would return `Ok(None)`
+    /// (no member, nothing queued, no event left).
+    pub fn is_empty(&self) -> bool {
+        self.state.lock().is_empty()
+    }
+
+    /// Returns immediately after asking the OS to kill every running member, and cancelling
+    /// every queued command (each gets a [`Cancelled`](EventKind::Cancelled) event). The
+    /// members' output and `Exit` events still come.
+    ///
+    /// # Errors
+    /// The first [`Error::Io`] a kill returned; every member is tried.
+    pub fn kill_all(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        while let Some(q) = st.queued.pop_front() {
+            st.news.push_back(Event {
+                id: ChildId(q.id),
+                kind: EventKind::Cancelled,
+            });
+        }
+        let mut first = Ok(());
+        for m in st.members.values() {
+            if let Err(e) = m.popen.kill() {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        drop(st);
+        self.board.signal.notify();
+        first
+    }
+
+    /// Waits at most `timeout` for the next event of any member; `Ok(None)` once the group is
+    /// empty (every member's `Exit` delivered, nothing queued).
+    ///
+    /// `Duration::ZERO` does not wait; `Duration::MAX` waits as long as it takes.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when nothing happened in time (nothing is lost).
+    pub fn next_event(&self, timeout: Duration) -> Result<Option<Event>> {
+        self.next_until(deadline_after(timeout), "next_event", timeout)
+    }
+
+    /// Waits until `deadline` for the next event of any member; as
+    /// [`next_event`](Group::next_event) (a deadline in the past looks once).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when nothing happened by `deadline`.
+    pub fn next_event_deadline(&self, deadline: Instant) -> Result<Option<Event>> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        self.next_until(Some(deadline), "next_event_deadline", timeout)
+    }
+
+    /// Blocks for each event, as an iterator that ends when the group is empty; each item is
+    /// what [`next_event`](Group::next_event) with no timeout returns.
+    pub fn events(&self) -> GroupEvents<'_> {
+        GroupEvents { group: self }
+    }
+
+    fn next_until(
+        &self,
+        deadline: Option<Instant>,
+        operation: &'static str,
+        timeout: Duration,
+    ) -> Result<Option<Event>> {
+        loop {
+            let seen = self.board.signal.epoch();
+            let mut st = self.state.lock();
+            if let Some(event) = self.next_now(&mut st) {
+                return Ok(Some(event));
+            }
+            if st.is_empty() {
+                return Ok(None);
+            }
+            let wake = st.next_timer();
+            drop(st);
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::timeout(operation, timeout));
+            }
+            let until = match (deadline, wake) {
+                (Some(d), Some(w)) => Some(d.min(w)),
+                (d, w) => d.or(w),
+            };
+            self.board.signal.wait_past(seen, until);
+        }
+    }
+
+    /// The next event if one is due now.
+    fn next_now(&self, st: &mut State) -> Option<Event> {
+        if let Some(event) = st.news.pop_front() {
+            return Some(event);
+        }
+        st.take_listed(&self.board);
+        st.poll_due(&self.board, Instant::now());
+        while let Some(Reverse((seq, id, what))) = st.heap.pop() {
+            if what == EXIT {
+                let event = st.exit(id);
+                self.fill_slots(st);
+                return event;
+            }
+            if let Some(event) = st.deliver(&self.board, seq, id, usize::from(what)) {
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    /// Starts queued commands while slots are free.
+    fn fill_slots(&self, st: &mut State) {
+        while st.members.len() < self.max_running {
+            let Some(mut q) = st.queued.pop_front() else {
+                break;
+            };
+            self.start_queued(st, q.id, &q.options, &mut q.command);
+        }
+    }
+
+    /// Starts a queued command now, with a `Started` or `SpawnFailed` event.
+    fn start_queued(&self, st: &mut State, id: u64, options: &Options, cmd: &mut Command) {
+        let kind = match self.start(st, id, options, cmd) {
+            Ok(()) => EventKind::Started,
+            Err(e) => EventKind::SpawnFailed(e),
+        };
+        st.news.push_back(Event {
+            id: ChildId(id),
+            kind,
+        });
+        self.board.signal.notify();
+    }
+
+    /// Spawns the member `id`.
+    fn start(&self, st: &mut State, id: u64, options: &Options, cmd: &mut Command) -> Result<()> {
+        let link = Link {
+            board: Arc::clone(&self.board),
+            id,
+            listed: AtomicBool::new(false),
+        };
+        let popen = Arc::new(Popen::spawn_linked(cmd, options, Some(link))?);
+        let tracks: Vec<Track> = [&popen.pipes.stdout, &popen.pipes.stderr]
+            .into_iter()
+            .flatten()
+            .map(|h| Track {
+                stream: h.core().stream,
+                core: Arc::clone(h.core()),
+                in_heap: false,
+                eof_sent: false,
+                searched: 0,
+                abandoned: false,
+            })
+            .collect();
+        let no_output = tracks.is_empty();
+        st.members.insert(
+            id,
+            Member {
+                popen,
+                tracks,
+                lines: options.lines,
+                capacity: options.output_capacity,
+                status: None,
+                polling: false,
+                poll_step: FIRST_POLL,
+                exited_at: None,
+                exit_queued: false,
+            },
+        );
+        if no_output {
+            // No EOF will say it is ending: poll from the start.
+            st.poll_soon(id, Instant::now());
+        }
+        st.schedule_sweep(Instant::now());
+        Ok(())
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.kill_on_drop {
+            let _ = self.kill_all();
+        }
+    }
+}
+
+impl State {
+    fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.queued.is_empty() && self.news.is_empty()
+    }
+
+    /// When a timer next needs the group's attention.
+    fn next_timer(&self) -> Option<Instant> {
+        let poll = self.polls.peek().map(|Reverse((at, _))| *at);
+        match (poll, self.next_sweep) {
+            (Some(p), Some(s)) => Some(p.min(s)),
+            (p, s) => p.or(s),
+        }
+    }
+
+    fn schedule_sweep(&mut self, now: Instant) {
+        if self.next_sweep.is_none() {
+            self.next_sweep = Some(now + self.sweep_interval());
+        }
+    }
+
+    fn sweep_interval(&self) -> Duration {
+        let per = SWEEP_PER_MEMBER.saturating_mul(u32::try_from(self.members.len()).unwrap_or(u32::MAX));
+        per.clamp(SWEEP_MIN, SWEEP_MAX)
+    }
+
+    /// Sets a poll timer for member `id` at `at` (it then polls with backoff).
+    fn poll_soon(&mut self, id: u64, at: Instant) {
+        if let Some(m) = self.members.get_mut(&id) {
+            if !m.polling {
+                m.polling = true;
+                m.poll_step = FIRST_POLL;
+                self.polls.push(Reverse((at, id)));
+            }
+        }
+    }
+
+    /// Looks at every member the board listed since the last time: each stream with bytes or
+    /// an end to deliver gets a heap entry.
+    fn take_listed(&mut self, board: &Board) {
+        std::mem::swap(&mut *board.ready.lock(), &mut self.listed);
+        let mut listed = std::mem::take(&mut self.listed);
+        for &id in &listed {
+            self.scan(board, id);
+        }
+        listed.clear();
+        self.listed = listed;
+    }
+
+    fn scan(&mut self, board: &Board, id: u64) {
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        m.popen.pipes.hub.unlist();
+        for (k, t) in m.tracks.iter_mut().enumerate() {
+            if t.in_heap || t.eof_sent {
+                continue;
+            }
+            let r = t.core.read();
+            let seq = match r.front_seq() {
+                Some(seq) => seq,
+                None if r.is_ended() || t.abandoned => board.next_seq(),
+                None => continue,
+            };
+            drop(r);
+            t.in_heap = true;
+            self.heap.push(Reverse((seq, id, k as u8)));
+        }
+        let all_ended = m.tracks.iter().all(Track::is_ended);
+        if all_ended && m.status.is_none() {
+            self.poll_soon(id, Instant::now());
+        }
+    }
+
+    /// Polls the members whose timer is due, and sweeps all running members when it is time.
+    fn poll_due(&mut self, board: &Board, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.polls.peek() {
+            if at > now {
+                break;
+            }
+            self.polls.pop();
+            let Some(m) = self.members.get_mut(&id) else {
+                continue;
+            };
+            m.polling = false;
+            self.poll(board, id, now);
+        }
+        if self.next_sweep.is_some_and(|s| s <= now) {
+            let ids: Vec<u64> = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.status.is_none() && !m.polling)
+                .map(|(&id, _)| id)
+                .collect();
+            for id in ids {
+                self.poll(board, id, now);
+            }
+            self.next_sweep = if self.members.is_empty() {
+                None
+            } else {
+                Some(now + self.sweep_interval())
+            };
+        }
+    }
+
+    /// One `try_wait` of member `id` (or the end of its exit grace), and what follows.
+    fn poll(&mut self, board: &Board, id: u64, now: Instant) {
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if m.status.is_none() {
+            match m.popen.try_wait() {
+                Ok(Some(status)) => m.status = Some(status),
+                Ok(None) => {
+                    if m.tracks.iter().all(Track::is_ended) {
+                        // Its outputs ended, so it is probably exiting: poll again soon.
+                        m.poll_step = (m.poll_step * 2).min(LAST_POLL);
+                        m.polling = true;
+                        self.polls.push(Reverse((now + m.poll_step, id)));
+                    }
+                    return;
+                }
+                // try_wait failing is not something waiting longer fixes: leave it to the
+                // sweep, which tries again.
+                Err(_) => return,
+            }
+        }
+        if m.tracks.iter().all(Track::is_ended) {
+            self.exit_when_delivered(board, id);
+            return;
+        }
+        // Exited with outputs still open: the last bytes may be on their way, or a
+        // grandchild holds the pipes. Give them a grace period, then stop following them.
+        match m.exited_at {
+            None => {
+                m.exited_at = Some(now);
+                m.polling = true;
+                self.polls.push(Reverse((now + EXIT_GRACE, id)));
+            }
+            Some(at) if now >= at + EXIT_GRACE => {
+                for (k, t) in m.tracks.iter_mut().enumerate() {
+                    if !t.core.is_ended() {
+                        t.abandoned = true;
+                        if !t.in_heap && !t.eof_sent {
+                            t.in_heap = true;
+                            self.heap.push(Reverse((board.next_seq(), id, k as u8)));
+                        }
+                    }
+                }
+            }
+            Some(at) => {
+                m.polling = true;
+                self.polls.push(Reverse((at + EXIT_GRACE, id)));
+            }
+        }
+    }
+
+    /// Queues the `Exit` of member `id` once its status is known and every stream's `Eof`
+    /// was delivered.
+    fn exit_when_delivered(&mut self, board: &Board, id: u64) {
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if m.status.is_some() && !m.exit_queued && m.tracks.iter().all(|t| t.eof_sent) {
+            m.exit_queued = true;
+            self.heap.push(Reverse((board.next_seq(), id, EXIT)));
+        }
+    }
+
+    /// The `Exit` event of member `id`; the group forgets the member.
+    fn exit(&mut self, id: u64) -> Option<Event> {
+        let m = self.members.remove(&id)?;
+        let status = m.status?;
+        if self.members.is_empty() {
+            self.next_sweep = None;
+        }
+        Some(Event {
+            id: ChildId(id),
+            kind: EventKind::Exit(status),
+        })
+    }
+
+    /// The event for stream `k` of member `id`, whose heap entry said `seq`; `None` if the
+    /// entry was stale or the stream has nothing whole to deliver yet.
+    fn deliver(&mut self, board: &Board, seq: u64, id: u64, k: usize) -> Option<Event> {
+        let m = self.members.get_mut(&id)?;
+        let (lines, capacity) = (m.lines, m.capacity);
+        let t = m.tracks.get_mut(k)?;
+        t.in_heap = false;
+        if t.eof_sent {
+            return None;
+        }
+        let stream = t.stream;
+        let mut r = t.core.read();
+        let ended = r.is_ended() || t.abandoned;
+        let kind = match r.front_seq() {
+            Some(front) if front != seq => {
+                // A direct read took what the entry was for: file it under what is first now.
+                t.in_heap = true;
+                self.heap.push(Reverse((front, id, k as u8)));
+                return None;
+            }
+            Some(_) if !lines => {
+                let chunk = r.take_front().map(|c| c.data).unwrap_or_default();
+                EventKind::Output(stream, chunk)
+            }
+            Some(_) => {
+                let from = t.searched.saturating_sub(r.start());
+                let from = usize::try_from(from).unwrap_or(usize::MAX).min(r.len());
+                let cut = match r.find(b"\n", from) {
+                    Some(at) => at + 1,
+                    None if r.len() >= capacity => capacity,
+                    None if ended => r.len(),
+                    None => {
+                        // An unfinished line: wait for the reader to list the member again.
+                        t.searched = r.start() + r.len() as u64;
+                        return None;
+                    }
+                };
+                EventKind::Output(stream, r.take(cut))
+            }
+            None => {
+                if let Some(e) = r.take_error() {
+                    EventKind::ReadFailed(stream, Error::Io(e))
+                } else if ended {
+                    t.eof_sent = true;
+                    drop(r);
+                    self.exit_when_delivered(board, id);
+                    return Some(Event {
+                        id: ChildId(id),
+                        kind: EventKind::Eof(stream),
+                    });
+                } else {
+                    return None;
+                }
+            }
+        };
+        // More to come from this stream: it keeps its place by its new front.
+        let next = match r.front_seq() {
+            Some(front) => Some(front),
+            None if ended || r.is_ended() => Some(board.next_seq()),
+            None => None,
+        };
+        drop(r);
+        if let Some(next) = next {
+            t.in_heap = true;
+            self.heap.push(Reverse((next, id, k as u8)));
+        }
+        Some(Event {
+            id: ChildId(id),
+            kind,
+        })
+    }
+}
+
+/// A copy of what `cmd` says that std lets one read back: program, arguments, environment
+/// changes and directory.
+fn copy_of(cmd: &Command) -> Command {
+    let mut copy = Command::new(cmd.get_program());
+    copy.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => copy.env(key, value),
+            None => copy.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        copy.current_dir(dir);
+    }
+    copy
+}
+
+/// The blocking iterator returned by [`Group::events`]: every event of the group, ending
+/// when the group is empty.
+#[derive(Debug)]
+pub struct GroupEvents<'a> {
+    group: &'a Group,
+}
+
+impl Iterator for GroupEvents<'_> {
+    type Item = Result<Event>;
+
+    /// Blocks until the next event; `None` once the group is empty.
+    fn next(&mut self) -> Option<Result<Event>> {
+        self.group.next_until(None, "events", Duration::MAX).transpose()
+    }
+}
