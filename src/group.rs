@@ -529,7 +529,8 @@ impl State {
     }
 
     fn sweep_interval(&self) -> Duration {
-        let per = SWEEP_PER_MEMBER.saturating_mul(u32::try_from(self.members.len()).unwrap_or(u32::MAX));
+        let per =
+            SWEEP_PER_MEMBER.saturating_mul(u32::try_from(self.members.len()).unwrap_or(u32::MAX));
         per.clamp(SWEEP_MIN, SWEEP_MAX)
     }
 
@@ -717,7 +718,7 @@ impl State {
                 let from = t.searched.saturating_sub(r.start());
                 let from = usize::try_from(from).unwrap_or(usize::MAX).min(r.len());
                 let cut = match r.find(b"\n", from) {
-                    Some(at) => at + 1,
+                    Some(end) => end,
                     None if r.len() >= capacity => capacity,
                     None if ended => r.len(),
                     None => {
@@ -791,6 +792,8 @@ impl Iterator for GroupEvents<'_> {
 
     /// Blocks until the next event; `None` once the group is empty.
     fn next(&mut self) -> Option<Result<Event>> {
-        self.group.next_until(None, "events", Duration::MAX).transpose()
+        self.group
+            .next_until(None, "events", Duration::MAX)
+            .transpose()
     }
 }

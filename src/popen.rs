@@ -10,8 +10,8 @@ use crate::pipes::Pipes;
 use crate::process::Process;
 use crate::select::{self, Events};
 use crate::signal::{Hub, Link};
-use std::sync::Arc;
 use crate::{deadline_after, Capture, Error, InputHandle, Options, OutputHandle, Result};
+use std::sync::Arc;
 
 /// One of the child's two output streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,7 +112,11 @@ impl Popen {
     }
 
     /// Starts the child; its pumps also report to a group's board when `link` is given.
-    pub(crate) fn spawn_linked(cmd: &mut Command, opts: &Options, link: Option<Link>) -> Result<Popen> {
+    pub(crate) fn spawn_linked(
+        cmd: &mut Command,
+        opts: &Options,
+        link: Option<Link>,
+    ) -> Result<Popen> {
         opts.validate()?;
         cmd.stdin(stdio(opts.stdin));
         let merged = if opts.merge_stderr {

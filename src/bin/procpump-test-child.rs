@@ -76,6 +76,15 @@ fn main() -> ExitCode {
         // N stderr lines of L bytes each (`e` L - 1 times and a newline), then the
         // stdout line "done".
         Some("err-lines-then-line") => err_lines_then_line(arg(1), arg(2)),
+        // N stdout lines "o<i> <padding>\n" of uneven length, written in two pieces and never
+        // flushed by hand, and on every third i the stderr line "e<i>\n" in two raw writes.
+        Some("chatter") => chatter(arg(1)),
+        // One line of N bytes of `x` and its newline, then "tail" with no newline.
+        Some("long-line") => {
+            io::stdout().write_all(&[vec![b'x'; arg(1) as usize], b"\ntail".to_vec()].concat())
+        }
+        // N lines "l<i>\r\n".
+        Some("crlf") => (0..arg(1)).try_for_each(|i| write!(io::stdout(), "l{i}\r\n")),
         // stdout "a", stderr "E\n", stdout "b\nc\n", MS milliseconds apart, each flushed.
         Some("order") => order(arg(1)),
         // Print "ready", then write forever (until killed or the pipe breaks).
@@ -252,6 +261,21 @@ fn err_lines_then_line(n: u64, len: u64) -> io::Result<()> {
     }
     drop(err);
     io::stdout().write_all(b"done\n")
+}
+
+fn chatter(n: u64) -> io::Result<()> {
+    let mut out = io::stdout();
+    let mut err = io::stderr();
+    for i in 0..n {
+        let pad = "p".repeat((i as usize * 37) % 300);
+        write!(out, "o{i} ")?;
+        writeln!(out, "{pad}")?;
+        if i % 3 == 0 {
+            write!(err, "e")?;
+            writeln!(err, "{i}")?;
+        }
+    }
+    Ok(())
 }
 
 fn order(ms: u64) -> io::Result<()> {
