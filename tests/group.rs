@@ -230,10 +230,10 @@ fn direct_reads_and_events_share_the_bytes_exactly_once() {
     let member = group.get(id).unwrap();
     let mut got = Vec::new();
     let start = Instant::now();
-    let mut turn = 0u32;
+    let mut direct = false;
     loop {
-        turn += 1;
-        if turn % 2 == 0 {
+        direct = !direct;
+        if direct {
             // A direct read in between, from the same thread: the order is exact.
             if let Some(bytes) = member.stdout().unwrap().try_recv().unwrap() {
                 got.extend(bytes);
