@@ -13,6 +13,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use parking_lot::Mutex;
 
 use crate::output::Core;
 use crate::signal::{Board, Link};
-use crate::{deadline_after, Error, Options, Popen, Result, Stream};
+use crate::{Error, Options, Popen, Result, Stream};
 
 /// First `try_wait` interval after a member's outputs ended, doubled up to `LAST_POLL`.
 const FIRST_POLL: Duration = Duration::from_micros(50);
@@ -168,11 +169,36 @@ impl Default for Group {
 
 /// A kind of heap entry beside the two streams: the member's exit.
 const EXIT: u8 = 2;
+/// Timers are looked at when no output is ready, and at least once every this many events.
+const POLL_EVERY: u32 = 64;
+
+/// Member ids are small sequential numbers: one multiplication spreads them (SipHash, the
+/// default, costs more than the rest of a lookup).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type ById<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 #[derive(Default)]
 struct State {
     next_id: u64,
-    members: HashMap<u64, Member>,
+    members: ById<Member>,
     /// `(arrival stamp, member, stream index or EXIT)`, earliest first. An entry may be
     /// stale (a direct read took its bytes): it is checked when it comes up.
     heap: BinaryHeap<Reverse<(u64, u64, u8)>>,
@@ -185,6 +211,8 @@ struct State {
     queued: VecDeque<Queued>,
     /// The board's list, swapped out so that taking it allocates nothing.
     listed: Vec<u64>,
+    /// Events delivered since the timers were last looked at.
+    since_poll: u32,
 }
 
 struct Queued {
@@ -365,7 +393,7 @@ impl Group {
     /// # Errors
     /// [`Error::Timeout`] when nothing happened in time (nothing is lost).
     pub fn next_event(&self, timeout: Duration) -> Result<Option<Event>> {
-        self.next_until(deadline_after(timeout), "next_event", timeout)
+        self.next_until(Limit::Timeout(timeout), "next_event")
     }
 
     /// Waits until `deadline` for the next event of any member; as
@@ -374,8 +402,7 @@ impl Group {
     /// # Errors
     /// [`Error::Timeout`] when nothing happened by `deadline`.
     pub fn next_event_deadline(&self, deadline: Instant) -> Result<Option<Event>> {
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        self.next_until(Some(deadline), "next_event_deadline", timeout)
+        self.next_until(Limit::Deadline(deadline), "next_event_deadline")
     }
 
     /// Blocks for each event, as an iterator that ends when the group is empty; each item is
@@ -384,12 +411,10 @@ impl Group {
         GroupEvents { group: self }
     }
 
-    fn next_until(
-        &self,
-        deadline: Option<Instant>,
-        operation: &'static str,
-        timeout: Duration,
-    ) -> Result<Option<Event>> {
+    fn next_until(&self, limit: Limit, operation: &'static str) -> Result<Option<Event>> {
+        // The clock is read only once the call has to wait: an event ready at once costs
+        // no clock read.
+        let mut deadline = None;
         loop {
             let seen = self.board.signal.epoch();
             let mut st = self.state.lock();
@@ -402,10 +427,11 @@ impl Group {
             let wake = st.next_timer();
             drop(st);
             let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            let (until, timeout) = *deadline.get_or_insert_with(|| limit.at(now));
+            if until.is_some_and(|d| now >= d) {
                 return Err(Error::timeout(operation, timeout));
             }
-            let until = match (deadline, wake) {
+            let until = match (until, wake) {
                 (Some(d), Some(w)) => Some(d.min(w)),
                 (d, w) => d.or(w),
             };
@@ -419,7 +445,27 @@ impl Group {
             return Some(event);
         }
         st.take_listed(&self.board);
-        st.poll_due(&self.board, Instant::now());
+        // Timers (exit polls, the sweep) need the clock: look at them when no output is
+        // ready, or now and then while output keeps coming.
+        st.since_poll += 1;
+        let mut polled = st.since_poll >= POLL_EVERY;
+        if polled {
+            st.poll_due(&self.board, Instant::now());
+        }
+        loop {
+            if let Some(event) = self.pop(st) {
+                return Some(event);
+            }
+            if polled {
+                return None;
+            }
+            st.poll_due(&self.board, Instant::now());
+            polled = true;
+        }
+    }
+
+    /// The earliest event in the heap, if any is whole.
+    fn pop(&self, st: &mut State) -> Option<Event> {
         while let Some(Reverse((seq, id, what))) = st.heap.pop() {
             if what == EXIT {
                 let event = st.exit(id);
@@ -576,14 +622,12 @@ impl State {
             t.in_heap = true;
             self.heap.push(Reverse((seq, id, k as u8)));
         }
-        let all_ended = m.tracks.iter().all(Track::is_ended);
-        if all_ended && m.status.is_none() {
-            self.poll_soon(id, Instant::now());
-        }
+        self.exit_when_delivered(board, id);
     }
 
     /// Polls the members whose timer is due, and sweeps all running members when it is time.
     fn poll_due(&mut self, board: &Board, now: Instant) {
+        self.since_poll = 0;
         while let Some(&Reverse((at, id))) = self.polls.peek() {
             if at > now {
                 break;
@@ -666,12 +710,17 @@ impl State {
     }
 
     /// Queues the `Exit` of member `id` once its status is known and every stream's `Eof`
-    /// was delivered.
+    /// was delivered; once its outputs ended with the status not known yet, starts polling
+    /// for it (the exit is near).
     fn exit_when_delivered(&mut self, board: &Board, id: u64) {
         let Some(m) = self.members.get_mut(&id) else {
             return;
         };
-        if m.status.is_some() && !m.exit_queued && m.tracks.iter().all(|t| t.eof_sent) {
+        if m.status.is_none() {
+            if m.tracks.iter().all(Track::is_ended) {
+                self.poll_soon(id, Instant::now());
+            }
+        } else if !m.exit_queued && m.tracks.iter().all(|t| t.eof_sent) {
             m.exit_queued = true;
             self.heap.push(Reverse((board.next_seq(), id, EXIT)));
         }
@@ -701,8 +750,10 @@ impl State {
             return None;
         }
         let stream = t.stream;
-        let mut r = t.core.read();
-        let ended = r.is_ended() || t.abandoned;
+        // The channel is moved in only when the buffer runs dry (or holds no whole line):
+        // what waits is then what the reader reads ahead, and a fast child waits on its pipe.
+        let mut r = t.core.read_lazily();
+        let mut ended = r.is_ended() || t.abandoned;
         let kind = match r.front_seq() {
             Some(front) if front != seq => {
                 // A direct read took what the entry was for: file it under what is first now.
@@ -717,7 +768,14 @@ impl State {
             Some(_) => {
                 let from = t.searched.saturating_sub(r.start());
                 let from = usize::try_from(from).unwrap_or(usize::MAX).min(r.len());
-                let cut = match r.find(b"\n", from) {
+                let mut found = r.find(b"\n", from);
+                if found.is_none() {
+                    let searched = r.len();
+                    r.pull();
+                    ended = r.is_ended() || t.abandoned;
+                    found = r.find(b"\n", searched);
+                }
+                let cut = match found {
                     Some(end) => end,
                     None if r.len() >= capacity => capacity,
                     None if ended => r.len(),
@@ -745,7 +803,11 @@ impl State {
                 }
             }
         };
-        // More to come from this stream: it keeps its place by its new front.
+        // More to come from this stream: it keeps its place by its new front. The reader
+        // may be waiting for the channel to empty, with no news to list the member again.
+        if r.len() == 0 {
+            r.pull();
+        }
         let next = match r.front_seq() {
             Some(front) => Some(front),
             None if ended || r.is_ended() => Some(board.next_seq()),
@@ -760,6 +822,23 @@ impl State {
             id: ChildId(id),
             kind,
         })
+    }
+}
+
+/// How long a call may wait.
+#[derive(Clone, Copy)]
+enum Limit {
+    Timeout(Duration),
+    Deadline(Instant),
+}
+
+impl Limit {
+    /// The deadline (`None`: for ever) and the timeout it stands for, seen from `now`.
+    fn at(self, now: Instant) -> (Option<Instant>, Duration) {
+        match self {
+            Limit::Timeout(t) => (now.checked_add(t), t),
+            Limit::Deadline(d) => (Some(d), d.saturating_duration_since(now)),
+        }
     }
 }
 
@@ -792,8 +871,7 @@ impl Iterator for GroupEvents<'_> {
 
     /// Blocks until the next event; `None` once the group is empty.
     fn next(&mut self) -> Option<Result<Event>> {
-        self.group
-            .next_until(None, "events", Duration::MAX)
-            .transpose()
+        let forever = Limit::Timeout(Duration::MAX);
+        self.group.next_until(forever, "events").transpose()
     }
 }

@@ -42,6 +42,29 @@ impl Default for Buffer {
     }
 }
 
+/// The index of the first `byte` in `hay`, looking at eight bytes at a time: the search under
+/// every `recv_line` and every line of a group in line mode.
+fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let spread = ONES * u64::from(byte);
+    let mut base = 0;
+    for word in hay.chunks_exact(8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        // Zero where the byte matches; the expression is non-zero iff some byte is zero.
+        let x = u64::from_le_bytes(bytes) ^ spread;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        base += 8;
+    }
+    hay[base..]
+        .iter()
+        .position(|&b| b == byte)
+        .map(|p| base + p)
+}
+
 impl Buffer {
     pub(crate) fn push(&mut self, chunk: Chunk) {
         self.len += chunk.data.len();
@@ -210,7 +233,7 @@ impl Buffer {
             if end > from {
                 let skip = from.saturating_sub(base);
                 let inside = if m == 1 {
-                    data[skip..].iter().position(|&b| b == pattern[0])
+                    find_byte(&data[skip..], pattern[0])
                 } else {
                     data[skip..].windows(m).position(|w| w == pattern)
                 };
@@ -245,6 +268,30 @@ mod tests {
             });
         }
         b
+    }
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search_at_every_position() {
+        // Every byte value next to the one searched for (0x80 and 0x00 trip naive word
+        // tricks), at every offset and length up to three words.
+        for byte in [b'\n', 0, 0x80, 0xff, 1] {
+            for len in 0..24 {
+                for at in 0..=len {
+                    for filler in [0u8, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, b'\n' ^ 1] {
+                        if filler == byte {
+                            continue;
+                        }
+                        let mut hay = vec![filler; len];
+                        if at < len {
+                            hay[at] = byte;
+                            hay.extend([byte, filler]);
+                        }
+                        let want = hay.iter().position(|&b| b == byte);
+                        assert_eq!(find_byte(&hay, byte), want, "{byte} {len} {at} {filler}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

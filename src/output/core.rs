@@ -136,6 +136,21 @@ impl Core {
         reading
     }
 
+    /// Returns once the buffer's lock is taken; the channel is moved in only if the buffer
+    /// is empty (call [`Reading::pull`] for more). A consumer that keeps up this way holds
+    /// what the reader reads ahead and no more: the reader waits for the channel to empty.
+    pub(crate) fn read_lazily(&self) -> Reading<'_> {
+        let mut reading = Reading {
+            core: self,
+            buf: self.buf.lock(),
+            moved: false,
+        };
+        if reading.buf.len() == 0 {
+            reading.pull();
+        }
+        reading
+    }
+
     /// Returns immediately after moving what is in the channel into the buffer, so the
     /// reader can go on up to the bound while the caller is busy with another stream.
     pub(crate) fn move_along(&self) {
@@ -274,13 +289,15 @@ impl Drop for Counted<'_> {
 pub(crate) struct Reading<'a> {
     core: &'a Core,
     buf: MutexGuard<'a, Buffer>,
-    /// Bytes left the channel or the buffer: the reader may have room now.
+    /// Bytes left the channel, or the buffer from at or over the bound: the reader, which
+    /// waits only for one of these, may have room now (a take under the bound gives it
+    /// none, so it is not woken for each of them).
     moved: bool,
 }
 
 impl Reading<'_> {
     /// Moves every message in the channel into the buffer.
-    fn pull(&mut self) {
+    pub(crate) fn pull(&mut self) {
         while !self.buf.ended {
             match self.core.rx.try_recv() {
                 Ok(Msg::Data(chunk)) => {
@@ -428,12 +445,15 @@ impl Reading<'_> {
 
     fn freed(&mut self, n: usize) {
         if n > 0 {
-            let held = self.core.held.fetch_sub(n, Ordering::AcqRel) - n;
-            if held < self.core.bound() {
+            let before = self.core.held.fetch_sub(n, Ordering::AcqRel);
+            let bound = self.core.bound();
+            if before - n < bound {
                 // Under the bound again: no longer a stall, even before the reader runs.
                 self.core.overflow_since.store(0, Ordering::Release);
             }
-            self.moved = true;
+            if before >= bound {
+                self.moved = true;
+            }
         }
     }
 }

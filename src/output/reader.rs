@@ -81,7 +81,14 @@ fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) 
                     buf[..n].to_vec()
                 };
                 if n == size {
-                    size = (size * 2).min(chunk);
+                    // While nobody waits on the stream, reads stay within the read-ahead:
+                    // an idle reader's buffer is no larger than what it may hold.
+                    let most = if core.is_demanded() {
+                        chunk
+                    } else {
+                        chunk.min(core.read_ahead.max(FIRST_READ))
+                    };
+                    size = (size * 2).min(most);
                 }
                 if !deliver(core, tx, data) {
                     return;

@@ -3,15 +3,18 @@
 //! Compiled with the `procpump` feature (on by default in this copy: the repository's crate).
 //!
 //! `stdin`: `asyncwrite` of each slice (waiting for room), `close_stdin`, then `communicate`
-//! for the count (`procpump_io`: `write_all`, `close_stdin`, `read_to_end`). `fanout`: a
-//! thread per child blocked in `read_line` (`procpump_io`: in `BufRead::read_line`).
+//! for the count (`procpump_io`: `write_all`, `close_stdin`, `read_to_end`). `fanout`: one
+//! thread for all children through a `Group` in line mode (`procpump_io`: a thread per child
+//! in `BufRead::read_line` on the wrapper).
 
 use std::io::{BufRead, Read, Write};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use procpump::{Popen, ProcessIoWrapper, Stream};
+use std::collections::HashMap;
+
+use procpump::{Capture, ChildId, EventKind, Group, Options, Popen, ProcessIoWrapper, Stream};
 
 use crate::bench::*;
 
@@ -167,27 +170,43 @@ impl Contender for Procpump {
     }
 
     fn fanout(&mut self, ctx: &Ctx, children: usize, lines: usize) -> Outcome<u64> {
-        let kids = spawn_fanout(ctx, children, lines)?;
-        // One thread per child blocked in read_line: the best procpump offers today for
-        // consuming many children at once. A multi-child event API (one call that waits on
-        // the streams of every child and says which one has a line) would replace these
-        // threads with a single consumer loop.
-        let threads: Vec<_> = kids
-            .into_iter()
-            .map(|p| {
-                thread::spawn(move || -> Outcome<u64> {
-                    let mut n = 0u64;
-                    while let Some(line) = p.read_line(LONG).map_err(err)? {
-                        check_fanout_line(&line)?;
-                        n += 1;
-                    }
-                    check_lines(n, lines as u64, "fanout")?;
-                    check_success(p.wait().map_err(err)?.success(), "fanout")?;
-                    Ok(n)
-                })
-            })
-            .collect();
-        join_fanout(threads)
+        // One thread for all children: a Group in line mode, each Output event one line.
+        // The same job as std_raw's: stdout piped, stdin null, stderr inherited.
+        let t0 = std::time::Instant::now();
+        let group = Group::new();
+        let mut options = Options::new();
+        options
+            .lines(true)
+            .stdin(Capture::Null)
+            .stderr(Capture::Inherit);
+        for _ in 0..children {
+            group
+                .spawn_with(&options, &mut cmd(ctx, &["lines", &lines.to_string()]))
+                .map_err(err)?;
+        }
+        eprintln!("DEBUG spawn phase {:?}", t0.elapsed());
+        let t_spawned = std::time::Instant::now();
+        let mut per_child: HashMap<ChildId, u64> = HashMap::with_capacity(children);
+        let mut exits = 0;
+        while let Some(event) = group.next_event(LONG).map_err(err)? {
+            match event.kind {
+                EventKind::Output(_, line) => {
+                    check_fanout_line(&line)?;
+                    *per_child.entry(event.id).or_default() += 1;
+                }
+                EventKind::Exit(status) => {
+                    check_success(status.success(), "fanout")?;
+                    check_lines(per_child.get(&event.id).copied().unwrap_or(0), lines as u64, "fanout")?;
+                    exits += 1;
+                }
+                _ => {}
+            }
+        }
+        eprintln!("DEBUG events phase {:?}", t_spawned.elapsed());
+        if exits != children {
+            return bad(format!("fanout: {exits} exits for {children} children"));
+        }
+        Ok(per_child.values().sum())
     }
 }
 
