@@ -201,7 +201,7 @@ struct State {
     members: ById<Member>,
     /// `(arrival stamp, member, stream index or EXIT)`, earliest first. An entry may be
     /// stale (a direct read took its bytes): it is checked when it comes up.
-    heap: BinaryHeap<Reverse<(u64, u64, u8)>>,
+    heap: Queue,
     /// Events already decided, delivered before the heap's (`Started` after the `Exit`
     /// that freed its slot, `SpawnFailed`, `Cancelled`).
     news: VecDeque<Event>,
@@ -466,7 +466,7 @@ impl Group {
 
     /// The earliest event in the heap, if any is whole.
     fn pop(&self, st: &mut State) -> Option<Event> {
-        while let Some(Reverse((seq, id, what))) = st.heap.pop() {
+        while let Some((seq, id, what)) = st.heap.pop() {
             if what == EXIT {
                 let event = st.exit(id);
                 self.fill_slots(st);
@@ -594,8 +594,8 @@ impl State {
     /// Looks at every member the board listed since the last time: each stream with bytes or
     /// an end to deliver gets a heap entry.
     fn take_listed(&mut self, board: &Board) {
-        std::mem::swap(&mut *board.ready.lock(), &mut self.listed);
         let mut listed = std::mem::take(&mut self.listed);
+        board.take_ready(&mut listed);
         for &id in &listed {
             self.scan(board, id);
         }
@@ -620,7 +620,7 @@ impl State {
             };
             drop(r);
             t.in_heap = true;
-            self.heap.push(Reverse((seq, id, k as u8)));
+            self.heap.push((seq, id, k as u8));
         }
         self.exit_when_delivered(board, id);
     }
@@ -697,7 +697,7 @@ impl State {
                         t.abandoned = true;
                         if !t.in_heap && !t.eof_sent {
                             t.in_heap = true;
-                            self.heap.push(Reverse((board.next_seq(), id, k as u8)));
+                            self.heap.push((board.next_seq(), id, k as u8));
                         }
                     }
                 }
@@ -722,7 +722,7 @@ impl State {
             }
         } else if !m.exit_queued && m.tracks.iter().all(|t| t.eof_sent) {
             m.exit_queued = true;
-            self.heap.push(Reverse((board.next_seq(), id, EXIT)));
+            self.heap.push((board.next_seq(), id, EXIT));
         }
     }
 
@@ -758,7 +758,7 @@ impl State {
             Some(front) if front != seq => {
                 // A direct read took what the entry was for: file it under what is first now.
                 t.in_heap = true;
-                self.heap.push(Reverse((front, id, k as u8)));
+                self.heap.push((front, id, k as u8));
                 return None;
             }
             Some(_) if !lines => {
@@ -816,12 +816,44 @@ impl State {
         drop(r);
         if let Some(next) = next {
             t.in_heap = true;
-            self.heap.push(Reverse((next, id, k as u8)));
+            self.heap.push((next, id, k as u8));
         }
         Some(Event {
             id: ChildId(id),
             kind,
         })
+    }
+}
+
+/// `(arrival stamp, member, stream index or EXIT)`.
+type Entry = (u64, u64, u8);
+
+/// A min-heap of entries that keeps its least entry aside: the lines of one chunk share its
+/// stamp, and go out one after another without a trip through the heap each.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<Entry>>,
+    /// If set, no entry in `heap` is less.
+    first: Option<Entry>,
+}
+
+impl Queue {
+    fn push(&mut self, e: Entry) {
+        match self.first {
+            Some(f) if e < f => {
+                self.heap.push(Reverse(f));
+                self.first = Some(e);
+            }
+            Some(_) => self.heap.push(Reverse(e)),
+            None if self.heap.peek().is_none_or(|Reverse(top)| e <= *top) => self.first = Some(e),
+            None => self.heap.push(Reverse(e)),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Entry> {
+        self.first
+            .take()
+            .or_else(|| self.heap.pop().map(|Reverse(e)| e))
     }
 }
 

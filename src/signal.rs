@@ -102,12 +102,29 @@ pub(crate) struct Board {
     /// Notified when a member joins `ready`.
     pub(crate) signal: Signal,
     /// Members with something new, each listed once until the group looks at it.
-    pub(crate) ready: Mutex<Vec<u64>>,
+    ready: Mutex<Vec<u64>>,
+    /// Set after a member joins `ready`: the group looks at the list only then.
+    any_ready: AtomicBool,
     /// Stamps chunks of every member, so output comes back in arrival order group-wide.
     pub(crate) seq: AtomicU64,
 }
 
 impl Board {
+    /// Returns immediately after listing member `id` and waking the group.
+    fn list(&self, id: u64) {
+        self.ready.lock().push(id);
+        self.any_ready.store(true, Ordering::Release);
+        self.signal.notify();
+    }
+
+    /// Returns immediately after moving the members listed since the last call into `into`
+    /// (swapping lists, so that no allocation is made).
+    pub(crate) fn take_ready(&self, into: &mut Vec<u64>) {
+        if self.any_ready.swap(false, Ordering::AcqRel) {
+            std::mem::swap(&mut *self.ready.lock(), into);
+        }
+    }
+
     /// Returns immediately with the next arrival stamp.
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
@@ -140,8 +157,7 @@ impl Hub {
         self.signal.notify();
         if let Some(link) = &self.link {
             if !link.listed.swap(true, Ordering::AcqRel) {
-                link.board.ready.lock().push(link.id);
-                link.board.signal.notify();
+                link.board.list(link.id);
             }
         }
     }
