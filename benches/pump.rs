@@ -2,6 +2,8 @@
 //! process, alternating runs: reads into one reused 64 KiB buffer (a thread per stream for
 //! both), `write_all` from one reused buffer, blocking `write_all` + `read_exact` round trips.
 //!
+//! `fanout` consumes 200 children's lines with one `Group` against a thread per child.
+//!
 //! `cargo bench` runs everything; `cargo bench -- rtt spawn` runs the workloads whose names
 //! contain `rtt` or `spawn`. Pin it to one CPU for repeatable figures: `taskset -c 1 cargo bench`. The child is
 //! `procpump-test-child`, built by this crate. Idle CPU and memory are read from /proc (Linux);
@@ -12,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use procpump::{OutputHandle, Popen, ProcessIoWrapper, Stream};
+use procpump::{Capture, EventKind, Group, Options, OutputHandle, Popen, ProcessIoWrapper, Stream};
 
 const MIB: usize = 1 << 20;
 
@@ -382,11 +384,16 @@ fn stdin() -> Vec<Row> {
 
 // ---- 6. idle: CPU spent while waiting on a silent child ----
 
-/// CPU time of every thread of this process, in nanoseconds (Linux), from schedstat.
-fn cpu_ns() -> Option<u64> {
+/// CPU time (ns) of every thread of this process but the calling one (Linux, schedstat).
+fn others_cpu_ns() -> Option<u64> {
+    let me = std::fs::read_link("/proc/thread-self").ok()?;
+    let me = me.file_name()?.to_owned();
     let mut total = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         // A thread that ended since the listing has no schedstat any more: skip it.
+        if task.file_name() == me {
+            continue;
+        }
         if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
             total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
         }
@@ -394,13 +401,24 @@ fn cpu_ns() -> Option<u64> {
     Some(total)
 }
 
-/// CPU milliseconds per second of wall time that `f` costs this process.
+/// CPU time (ns) of the calling thread.
+fn my_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// CPU milliseconds per second of wall time that `f` costs this process. Reading other
+/// threads' figures costs CPU too (much, with thousands of threads): it is kept out of the
+/// window, and a short sleep makes the kernel book it before the window starts.
 fn cpu_ms_per_s(f: impl FnOnce()) -> Option<f64> {
-    let (before, start) = (cpu_ns()?, Instant::now());
+    let others = others_cpu_ns()?;
+    thread::sleep(Duration::from_millis(20));
+    let (mine, start) = (my_cpu_ns()?, Instant::now());
     f();
+    let (mine, elapsed) = (my_cpu_ns()?.saturating_sub(mine), start.elapsed());
     // A thread that ended meanwhile takes its time with it: never below zero.
-    let used = cpu_ns()?.saturating_sub(before);
-    Some(used as f64 / 1e6 / start.elapsed().as_secs_f64())
+    let others = others_cpu_ns()?.saturating_sub(others);
+    Some((mine + others) as f64 / 1e6 / elapsed.as_secs_f64())
 }
 
 fn idle() -> Vec<Row> {
@@ -461,7 +479,144 @@ fn idle() -> Vec<Row> {
         .collect()
 }
 
-// ---- 7. memory: peak RSS growth, each scenario in a fresh process ----
+// ---- 7. fanout: many children's lines consumed as they come ----
+
+const FANOUT_CHILDREN: usize = 200;
+const FANOUT_LINES: usize = 2000;
+
+/// CPU time of the whole process so far, threads that ended included (Linux, /proc/self/stat,
+/// in clock ticks of 10 ms: summed over several rounds).
+fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 * 10.0)
+}
+
+fn fanout_command() -> Command {
+    let mut c = child(&["lines", &FANOUT_LINES.to_string(), "0"]);
+    c.stdin(Stdio::null()).stderr(Stdio::null());
+    c
+}
+
+/// std: a thread per child reading its lines with `BufRead::read_line`, then reaping it.
+fn fanout_std() -> usize {
+    let threads: Vec<_> = (0..FANOUT_CHILDREN)
+        .map(|_| {
+            let mut c = fanout_command().stdout(Stdio::piped()).spawn().unwrap();
+            thread::spawn(move || {
+                use std::io::BufRead;
+                let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+                let (mut line, mut n) = (String::new(), 0);
+                while out.read_line(&mut line).unwrap() > 0 {
+                    n += 1;
+                    line.clear();
+                }
+                assert!(c.wait().unwrap().success());
+                n
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
+
+/// procpump: one thread, a `Group` in line mode.
+fn fanout_group() -> usize {
+    let group = Group::new();
+    let mut options = Options::new();
+    options
+        .lines(true)
+        .stdin(Capture::Null)
+        .stderr(Capture::Null);
+    for _ in 0..FANOUT_CHILDREN {
+        group.spawn_with(&options, &mut fanout_command()).unwrap();
+    }
+    let mut n = 0;
+    while let Some(e) = group.next_event(Duration::from_secs(60)).unwrap() {
+        match e.kind {
+            EventKind::Output(_, line) => {
+                assert_eq!(line.last(), Some(&b'\n'));
+                n += 1;
+            }
+            EventKind::Exit(status) => assert!(status.success()),
+            _ => {}
+        }
+    }
+    n
+}
+
+fn fanout() -> Vec<Row> {
+    const ROUNDS: usize = 5;
+    let total = FANOUT_CHILDREN * FANOUT_LINES;
+    let (mut wall, mut cpu) = ([Vec::new(), Vec::new()], [0.0, 0.0]);
+    for _ in 0..ROUNDS {
+        for (i, run) in [fanout_std as fn() -> usize, fanout_group]
+            .iter()
+            .enumerate()
+        {
+            let (c0, t0) = (process_cpu_ms(), Instant::now());
+            assert_eq!(run(), total);
+            wall[i].push(t0.elapsed().as_secs_f64());
+            cpu[i] += process_cpu_ms().zip(c0).map_or(f64::NAN, |(b, a)| b - a);
+        }
+    }
+    let [std_wall, group_wall] = wall.map(median);
+    let [std_cpu, group_cpu] = cpu.map(|c| c / ROUNDS as f64);
+    let show_cpu = |ms: f64| {
+        if ms.is_nan() {
+            "needs /proc".into()
+        } else {
+            format!("{:.3} s", ms / 1e3)
+        }
+    };
+    vec![
+        Row {
+            workload: "fanout 200 x 2,000 lines",
+            variant: "parent CPU, Group on one thread (std: a thread per child)",
+            value: show_cpu(group_cpu),
+            baseline: show_cpu(std_cpu),
+            ratio: format!("{:.2}x", group_cpu / std_cpu),
+            target: "<= 1.0x",
+        },
+        Row {
+            workload: "fanout 200 x 2,000 lines",
+            variant: "wall time",
+            value: format!("{group_wall:.3} s"),
+            baseline: format!("{std_wall:.3} s"),
+            ratio: format!("{:.2}x", group_wall / std_wall),
+            target: "<= 1.2x",
+        },
+    ]
+}
+
+/// Group::next_event while 1,000 silent children run: 11 s, so that one sweep for exits
+/// (every 10 s at 1,000 members) is included.
+fn group_idle() -> Vec<Row> {
+    let group = Group::new();
+    let mut options = Options::new();
+    options.stdin(Capture::Null);
+    for _ in 0..1000 {
+        group
+            .spawn_with(&options, &mut child(&["sleep", "600000"]))
+            .unwrap();
+    }
+    let _ = group.next_event(Duration::from_millis(500));
+    let ours = cpu_ms_per_s(|| {
+        let _ = group.next_event(Duration::from_secs(11));
+    });
+    group.kill_all().unwrap();
+    while group.next_event(Duration::from_secs(60)).unwrap().is_some() {}
+    vec![Row {
+        workload: "idle CPU",
+        variant: "Group::next_event 11 s, 1,000 silent children",
+        value: ours.map_or("needs /proc".to_string(), |v| format!("{v:.3} ms/s")),
+        baseline: "-".into(),
+        ratio: "-".into(),
+        target: "< 0.25 ms/s",
+    }]
+}
+
+// ---- 8. memory: peak RSS growth, each scenario in a fresh process ----
 
 fn rss_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -488,6 +643,9 @@ fn memory_scenario(name: &str) {
                 assert_eq!(out.stdout.len(), MIB);
             }
         }
+        "fanout" => {
+            assert_eq!(fanout_group(), FANOUT_CHILDREN * FANOUT_LINES);
+        }
         _ => unreachable!(),
     }
     let peak = rss_kib("VmHWM:").unwrap_or(0);
@@ -507,6 +665,12 @@ fn memory() -> Vec<Row> {
             "children",
             "<= 32 MiB",
             32768.0,
+        ),
+        (
+            "fanout 200 x 2,000 lines, one Group",
+            "fanout",
+            "<= 16 MiB",
+            16384.0,
         ),
     ];
     cases
@@ -537,13 +701,15 @@ fn main() {
     }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     type Workload = (&'static str, fn() -> Vec<Row>);
-    let workloads: [Workload; 7] = [
+    let workloads: [Workload; 9] = [
         ("bulk", bulk),
         ("both", both),
         ("rtt", rtt),
         ("spawn", spawn),
         ("stdin", stdin),
         ("idle", idle),
+        ("group_idle", group_idle),
+        ("fanout", fanout),
         ("memory", memory),
     ];
     println!("| workload | procpump variant | procpump | std baseline | ratio | target |");
