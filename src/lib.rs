@@ -58,6 +58,7 @@
 //! | both at once | [`Popen::communicate`]; any size, in constant memory: [`Popen::communicate_io`] |
 //! | the process | [`try_wait`](Popen::try_wait), [`wait_timeout`](Popen::wait_timeout), [`wait_deadline`](Popen::wait_deadline), [`wait`](Popen::wait), [`kill`](Popen::kill), [`pid`](Popen::pid) |
 //! | the child as a file | [`ProcessIoWrapper`] (`Read`, `BufRead`, `Write`, timeouts) |
+//! | many children from one thread: a job runner, a test runner, a supervisor | [`Group`]: [`next_event`](Group::next_event) gives every member's output, EOFs and exit in arrival order; [`Options::lines`] makes each output event one line; [`Group::with_max_running`] + [`queue`](Group::queue) limit how many run |
 //!
 //! The PEP 3145 facade on [`Popen`], for code written after the PEP:
 //!
@@ -147,6 +148,19 @@
 //! Measured: 200 children each writing 1 MiB, drained one after another with `communicate`,
 //! peak at about 22–30 MiB of RSS in all; 256 MiB both ways through `communicate_io`, under
 //! 1 MiB.
+//!
+//! # Many children at once
+//!
+//! A [`Group`] watches its members from the caller's thread, with no thread of its own: each
+//! member is a `Popen` whose readers also tell the group when they hand over bytes or reach
+//! EOF, and [`Group::next_event`] parks until one of them does. Events come in arrival order
+//! across the group; a member's [`Exit`](EventKind::Exit) comes after all its output. A
+//! member's bytes stay in the member until delivered, so [`Group::get`] and a direct read
+//! take bytes that are then never delivered as events. The group moves a member's output out
+//! of its channel only when what it holds is used up, so each member holds about twice its
+//! [`Options::read_ahead`] (64 KiB by default), more only for a line that long in line mode;
+//! a child that writes faster than the caller takes events waits on its pipe. Waiting on 1,000 silent children costs about
+//! 0.15 ms of CPU per second.
 //!
 //! # Disconnection and drop
 //!
