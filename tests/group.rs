@@ -94,40 +94,39 @@ fn two_hundred_members_every_line_once_in_order_each_exit_after_its_output() {
 
 #[test]
 fn events_follow_arrival_order_across_members() {
-    // Three members each write "a", then stderr "E\n", then "b\nc\n", 150 ms apart; started
-    // 50 ms apart, their events interleave in time, and must come out in that order.
+    // Three echo members; the test makes each write in a scrambled order, waiting each time
+    // until the bytes reached the member's reader (they are buffered), so the arrival order
+    // is known exactly whatever the scheduling. Events must come out in that order.
     let group = Group::new();
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        ids.push(group.spawn(&mut child(&["order", "150"])).unwrap());
-        thread::sleep(Duration::from_millis(50));
+    let ids: Vec<ChildId> = (0..3)
+        .map(|_| group.spawn_with(&lines(), &mut child(&["echo"])).unwrap())
+        .collect();
+    let order = [1, 0, 2, 2, 0, 1, 0, 2, 1, 1];
+    let mut sent = Vec::new();
+    for (n, &m) in order.iter().enumerate() {
+        let member = group.get(ids[m]).unwrap();
+        let before = member.buffered(Stream::Stdout);
+        let line = format!("m{m} n{n}\n").into_bytes();
+        member.send(&line).unwrap();
+        let start = Instant::now();
+        while member.buffered(Stream::Stdout) < before + line.len() {
+            assert!(start.elapsed() < HANG, "the echo never came");
+            thread::sleep(Duration::from_millis(1));
+        }
+        sent.push((ids[m], line));
+    }
+    for &id in &ids {
+        group.get(id).unwrap().close_stdin();
     }
     let events = within(HANG, move || all_events(&group));
-    let outputs: Vec<(ChildId, Stream, Vec<u8>)> = events
+    let outputs: Vec<(ChildId, Vec<u8>)> = events
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::Output(s, b) => Some((e.id, s, b)),
+            EventKind::Output(Stream::Stdout, b) => Some((e.id, b)),
             _ => None,
         })
         .collect();
-    // Each member's first output is "a", and member k's "a" comes before member k+1's.
-    let firsts: Vec<ChildId> = ids
-        .iter()
-        .map(|id| outputs.iter().position(|(i, _, _)| i == id).unwrap())
-        .map(|pos| outputs[pos].0)
-        .collect();
-    assert_eq!(firsts, ids);
-    let position = |id: ChildId, s: Stream, b: &[u8]| {
-        outputs
-            .iter()
-            .position(|(i, st, by)| *i == id && *st == s && by.starts_with(b))
-            .unwrap()
-    };
-    // The writes are 150 ms apart per member and members 50 ms apart: member 1's "a" comes
-    // before member 0's stderr, which comes before member 2's "E".
-    assert!(position(ids[1], Stream::Stdout, b"a") < position(ids[0], Stream::Stderr, b"E"));
-    assert!(position(ids[0], Stream::Stderr, b"E") < position(ids[2], Stream::Stderr, b"E"));
-    assert!(position(ids[2], Stream::Stderr, b"E") < position(ids[0], Stream::Stdout, b"b"));
+    assert_eq!(outputs, sent);
 }
 
 #[test]
@@ -335,7 +334,7 @@ fn dropping_a_group_returns_at_once_and_kill_on_drop_kills() {
     let _ = std::fs::remove_file(&kept);
     let _ = std::fs::remove_file(&killed);
     let keep = Group::new();
-    keep.spawn(&mut child(&["touch-after", "300", kept.to_str().unwrap()]))
+    keep.spawn(&mut child(&["touch-after", "1500", kept.to_str().unwrap()]))
         .unwrap();
     let kill = Group::new().kill_on_drop(true);
     kill.spawn(&mut child(&[
