@@ -339,7 +339,7 @@ fn dropping_a_group_returns_at_once_and_kill_on_drop_kills() {
     let kill = Group::new().kill_on_drop(true);
     kill.spawn(&mut child(&[
         "touch-after",
-        "300",
+        "1500",
         killed.to_str().unwrap(),
     ]))
     .unwrap();
