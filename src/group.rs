@@ -28,14 +28,21 @@ use crate::{Error, Options, Popen, Result, Stream};
 /// First `try_wait` interval after a member's outputs ended, doubled up to `LAST_POLL`.
 const FIRST_POLL: Duration = Duration::from_micros(50);
 const LAST_POLL: Duration = Duration::from_millis(100);
-/// How long an exited member's outputs may stay open (bytes still in the pipe) before the
-/// group stops following them: then a grandchild holds them.
+/// How long an exited member's output stream may stay open with nothing new in it, and
+/// nothing left undelivered, before the group stops following it: a grandchild holds it.
 const EXIT_GRACE: Duration = Duration::from_millis(100);
+/// After the exit, at most this many more bytes of a stream are taken as the member's own
+/// (what its pipe held); a stream that goes on beyond it is written by a grandchild, and the
+/// group stops following it once it has delivered them.
+const AFTER_EXIT: u64 = 1 << 20;
 /// The sweep for exits of members whose outputs are open runs every `SWEEP_PER_MEMBER` per
-/// member, within these bounds: its cost stays near 0.1 ms per second however many wait.
-const SWEEP_PER_MEMBER: Duration = Duration::from_millis(10);
+/// member, within these bounds: about 50 `try_wait` calls per second however many wait.
+const SWEEP_PER_MEMBER: Duration = Duration::from_millis(20);
 const SWEEP_MIN: Duration = Duration::from_millis(500);
-const SWEEP_MAX: Duration = Duration::from_secs(10);
+const SWEEP_MAX: Duration = Duration::from_secs(20);
+/// Polls this far apart or more are put on a common grid, so that members polled at the
+/// same rate (those without captured output) share one wake-up.
+const ALIGN_FROM: Duration = Duration::from_millis(10);
 
 /// The name of a group member, given by [`Group::spawn`] or [`Group::queue`]: ids compare
 /// in the order they were given out.
@@ -88,6 +95,9 @@ pub enum EventKind {
     /// The member exited; it comes after all its `Output` and `Eof` events, and the group
     /// forgets the member ([`Group::get`] returns `None` from then on).
     Exit(ExitStatus),
+    /// Asking the OS for the member's exit status failed (for example because something
+    /// else reaped it); it comes where `Exit` would, and the group forgets the member.
+    WaitFailed(Error),
     /// A command given to [`Group::queue`] could not start (the error says why).
     SpawnFailed(Error),
     /// Reading that stream failed (the error comes after the bytes before it; `Eof`
@@ -195,8 +205,9 @@ impl Hasher for IdHasher {
 
 type ById<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-#[derive(Default)]
 struct State {
+    /// The origin of the grid that long poll intervals are aligned to.
+    base: Instant,
     next_id: u64,
     members: ById<Member>,
     /// `(arrival stamp, member, stream index or EXIT)`, earliest first. An entry may be
@@ -226,12 +237,13 @@ struct Member {
     tracks: Vec<Track>,
     lines: bool,
     capacity: usize,
-    status: Option<ExitStatus>,
+    /// Its exit status once seen, or why it cannot be.
+    status: Option<Result<ExitStatus>>,
     /// A poll timer is set (outputs ended, or none captured, or the exit grace).
     polling: bool,
     poll_step: Duration,
-    /// When the exit was seen with outputs still open: they get `EXIT_GRACE` to end.
-    exited_at: Option<Instant>,
+    /// The exit was seen with outputs still open: they get `EXIT_GRACE` at a time to end.
+    exited_open: bool,
     exit_queued: bool,
 }
 
@@ -246,11 +258,15 @@ struct Track {
     searched: u64,
     /// The member exited and a grandchild holds this stream open: treated as ended.
     abandoned: bool,
+    /// `core.arrived` when the exit was seen, and at the last look since.
+    arrived_at_exit: u64,
+    arrived_seen: u64,
 }
 
 impl Track {
+    /// The reader has handed over its last byte (or the group stopped following it).
     fn is_ended(&self) -> bool {
-        self.abandoned || self.core.is_ended()
+        self.abandoned || self.core.done.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -266,7 +282,18 @@ impl Group {
     pub fn with_max_running(n: usize) -> Group {
         Group {
             board: Arc::new(Board::default()),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                base: Instant::now(),
+                next_id: 0,
+                members: ById::default(),
+                heap: Queue::default(),
+                news: VecDeque::new(),
+                polls: BinaryHeap::new(),
+                next_sweep: None,
+                queued: VecDeque::new(),
+                listed: Vec::new(),
+                since_poll: 0,
+            }),
             max_running: n.max(1),
             kill_on_drop: false,
         }
@@ -520,6 +547,8 @@ impl Group {
                 eof_sent: false,
                 searched: 0,
                 abandoned: false,
+                arrived_at_exit: 0,
+                arrived_seen: 0,
             })
             .collect();
         let no_output = tracks.is_empty();
@@ -533,7 +562,7 @@ impl Group {
                 status: None,
                 polling: false,
                 poll_step: FIRST_POLL,
-                exited_at: None,
+                exited_open: false,
                 exit_queued: false,
             },
         );
@@ -542,6 +571,8 @@ impl Group {
             st.poll_soon(id, Instant::now());
         }
         st.schedule_sweep(Instant::now());
+        // A thread already waiting computed its wake-up without this member's timers.
+        self.board.signal.notify();
         Ok(())
     }
 }
@@ -580,15 +611,34 @@ impl State {
         per.clamp(SWEEP_MIN, SWEEP_MAX)
     }
 
-    /// Sets a poll timer for member `id` at `at` (it then polls with backoff).
-    fn poll_soon(&mut self, id: u64, at: Instant) {
-        if let Some(m) = self.members.get_mut(&id) {
-            if !m.polling {
-                m.polling = true;
-                m.poll_step = FIRST_POLL;
-                self.polls.push(Reverse((at, id)));
-            }
+    /// Sets a poll timer for member `id` at `at` (it then polls with backoff), unless one is
+    /// set; returns whether it set one.
+    fn poll_soon(&mut self, id: u64, at: Instant) -> bool {
+        let Some(m) = self.members.get_mut(&id) else {
+            return false;
+        };
+        if m.polling {
+            return false;
         }
+        m.polling = true;
+        m.poll_step = FIRST_POLL;
+        self.polls.push(Reverse((at, id)));
+        true
+    }
+
+    /// Sets member `id`'s next poll `step` after `now`; long steps land on a common grid.
+    fn poll_after(&mut self, id: u64, now: Instant, step: Duration) {
+        let mut at = now + step;
+        if step >= ALIGN_FROM {
+            let step_ns = step.as_nanos().max(1);
+            let since = at.saturating_duration_since(self.base).as_nanos();
+            let up = (step_ns - since % step_ns) % step_ns;
+            at += Duration::from_nanos(u64::try_from(up).unwrap_or(0));
+        }
+        if let Some(m) = self.members.get_mut(&id) {
+            m.polling = true;
+        }
+        self.polls.push(Reverse((at, id)));
     }
 
     /// Looks at every member the board listed since the last time: each stream with bytes or
@@ -664,48 +714,57 @@ impl State {
         };
         if m.status.is_none() {
             match m.popen.try_wait() {
-                Ok(Some(status)) => m.status = Some(status),
+                Ok(Some(status)) => m.status = Some(Ok(status)),
                 Ok(None) => {
                     if m.tracks.iter().all(Track::is_ended) {
-                        // Its outputs ended, so it is probably exiting: poll again soon.
+                        // Its outputs ended (or it has none): poll again, backing off.
                         m.poll_step = (m.poll_step * 2).min(LAST_POLL);
-                        m.polling = true;
-                        self.polls.push(Reverse((now + m.poll_step, id)));
+                        let step = m.poll_step;
+                        self.poll_after(id, now, step);
                     }
                     return;
                 }
-                // try_wait failing is not something waiting longer fixes: leave it to the
-                // sweep, which tries again.
-                Err(_) => return,
+                // Not something waiting longer fixes (the child was reaped elsewhere).
+                Err(e) => m.status = Some(Err(e)),
             }
         }
         if m.tracks.iter().all(Track::is_ended) {
             self.exit_when_delivered(board, id);
             return;
         }
-        // Exited with outputs still open: the last bytes may be on their way, or a
-        // grandchild holds the pipes. Give them a grace period, then stop following them.
-        match m.exited_at {
-            None => {
-                m.exited_at = Some(now);
-                m.polling = true;
-                self.polls.push(Reverse((now + EXIT_GRACE, id)));
+        // Exited with outputs still open: the last bytes may be on their way or waiting for
+        // the group, or a grandchild holds the pipes. A stream is let go once it stayed quiet
+        // for a grace period with nothing left undelivered, or went on far past the exit.
+        let mut open = false;
+        for (k, t) in m.tracks.iter_mut().enumerate() {
+            if t.is_ended() {
+                continue;
             }
-            Some(at) if now >= at + EXIT_GRACE => {
-                for (k, t) in m.tracks.iter_mut().enumerate() {
-                    if !t.core.is_ended() {
-                        t.abandoned = true;
-                        if !t.in_heap && !t.eof_sent {
-                            t.in_heap = true;
-                            self.heap.push((board.next_seq(), id, k as u8));
-                        }
-                    }
+            let arrived = t.core.arrived.load(std::sync::atomic::Ordering::Acquire);
+            if !m.exited_open {
+                t.arrived_at_exit = arrived;
+                t.arrived_seen = arrived;
+                open = true;
+                continue;
+            }
+            let quiet = arrived == t.arrived_seen
+                && t.core.held.load(std::sync::atomic::Ordering::Acquire) == 0
+                && !t.core.is_overflowing();
+            if quiet || arrived - t.arrived_at_exit > AFTER_EXIT {
+                t.abandoned = true;
+                if !t.in_heap && !t.eof_sent {
+                    t.in_heap = true;
+                    self.heap.push((board.next_seq(), id, k as u8));
                 }
+            } else {
+                t.arrived_seen = arrived;
+                open = true;
             }
-            Some(at) => {
-                m.polling = true;
-                self.polls.push(Reverse((at + EXIT_GRACE, id)));
-            }
+        }
+        m.exited_open = true;
+        if open {
+            m.polling = true;
+            self.polls.push(Reverse((now + EXIT_GRACE, id)));
         }
     }
 
@@ -717,8 +776,9 @@ impl State {
             return;
         };
         if m.status.is_none() {
-            if m.tracks.iter().all(Track::is_ended) {
-                self.poll_soon(id, Instant::now());
+            if m.tracks.iter().all(Track::is_ended) && self.poll_soon(id, Instant::now()) {
+                // Another thread may be waiting with a wake-up computed before this timer.
+                board.signal.notify();
             }
         } else if !m.exit_queued && m.tracks.iter().all(|t| t.eof_sent) {
             m.exit_queued = true;
@@ -726,16 +786,19 @@ impl State {
         }
     }
 
-    /// The `Exit` event of member `id`; the group forgets the member.
+    /// The `Exit` (or `WaitFailed`) event of member `id`; the group forgets the member.
     fn exit(&mut self, id: u64) -> Option<Event> {
         let m = self.members.remove(&id)?;
-        let status = m.status?;
+        let kind = match m.status? {
+            Ok(status) => EventKind::Exit(status),
+            Err(e) => EventKind::WaitFailed(e),
+        };
         if self.members.is_empty() {
             self.next_sweep = None;
         }
         Some(Event {
             id: ChildId(id),
-            kind: EventKind::Exit(status),
+            kind,
         })
     }
 
@@ -776,7 +839,10 @@ impl State {
                     found = r.find(b"\n", searched);
                 }
                 let cut = match found {
-                    Some(end) => end,
+                    // A line longer than the bound (the bound was stretched by a direct
+                    // `recv_exact`, or lifted by a `wait`) still goes out in bound-sized pieces.
+                    Some(end) if end <= capacity => end,
+                    Some(_) => capacity,
                     None if r.len() >= capacity => capacity,
                     None if ended => r.len(),
                     None => {

@@ -166,7 +166,9 @@ impl Hub {
     /// lists it again.
     pub(crate) fn unlist(&self) {
         if let Some(link) = &self.link {
-            link.listed.store(false, Ordering::Release);
+            // SeqCst: ordered before the scan's look at the channel, as the reader's notify
+            // (after its send) is ordered by the fence in `Signal::notify`.
+            link.listed.swap(false, Ordering::SeqCst);
         }
     }
 

@@ -490,3 +490,60 @@ fn group_is_send_and_sync_and_events_can_be_taken_from_two_threads() {
     });
     assert_eq!(total, 8 * 50);
 }
+
+#[test]
+fn a_slow_caller_gets_every_byte_of_a_member_that_exited_long_ago() {
+    // The child writes 200 kB and exits while nearly all of it still waits (the bound is
+    // 512 bytes): its streams stay open long after the exit because the caller is slow, not
+    // because a grandchild holds them. Nothing may be cut off.
+    let mut options = Options::new();
+    options.output_capacity(512).stdin(Capture::Null);
+    let group = Group::new();
+    let id = group
+        .spawn_with(&options, &mut child(&["write", "200000"]))
+        .unwrap();
+    let got = within(HANG, move || {
+        let (mut got, mut events) = (Vec::new(), 0);
+        while let Some(e) = group.next_event(HANG).unwrap() {
+            events += 1;
+            if events < 330 {
+                thread::sleep(Duration::from_millis(10));
+            }
+            match e.kind {
+                EventKind::Output(Stream::Stdout, b) => got.extend(b),
+                EventKind::Exit(status) => assert!(status.success()),
+                EventKind::Eof(_) => {}
+                other => panic!("unexpected {other:?} for {}", e.id),
+            }
+        }
+        got
+    });
+    assert_eq!(got.len(), 200_000, "{id}: bytes cut off after the exit");
+    assert!(got == common::pattern(200_000));
+}
+
+#[test]
+fn members_without_captured_output_still_report_their_exit() {
+    let mut options = Options::new();
+    options
+        .stdin(Capture::Null)
+        .stdout(Capture::Null)
+        .stderr(Capture::Null);
+    let group = Group::with_max_running(4);
+    let ids: Vec<_> = (0..10)
+        .map(|i| {
+            let code = (i % 3).to_string();
+            group.queue_with(&options, &mut child(&["exit", &code]))
+        })
+        .collect();
+    let events = within(HANG, move || all_events(&group));
+    for (i, id) in ids.iter().enumerate() {
+        let mine: Vec<_> = events.iter().filter(|e| e.id == *id).collect();
+        assert_eq!(mine.len(), 2, "Started and Exit only: {mine:?}");
+        assert!(matches!(mine[0].kind, EventKind::Started));
+        match mine[1].kind {
+            EventKind::Exit(status) => assert_eq!(status.code(), Some(i as i32 % 3)),
+            ref other => panic!("{other:?}"),
+        }
+    }
+}

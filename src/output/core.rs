@@ -53,6 +53,8 @@ pub(crate) struct Core {
     wanted: AtomicUsize,
     /// Bytes a [`Overflow::KeepTail`] stream dropped.
     pub(crate) dropped: AtomicU64,
+    /// Bytes the reader has handed over since it started.
+    pub(crate) arrived: AtomicU64,
     /// The reader returned.
     pub(crate) done: AtomicBool,
     /// The buffer saw the end of the channel.
@@ -117,6 +119,7 @@ impl Core {
             wants: Mutex::new(Vec::new()),
             wanted: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            arrived: AtomicU64::new(0),
             done: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             closed: AtomicBool::new(false),

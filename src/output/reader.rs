@@ -208,6 +208,7 @@ fn fail(core: &Core, tx: &Sender<Msg>, e: io::Error) {
 /// `Popen` is gone.
 fn deliver(core: &Core, tx: &Sender<Msg>, data: Vec<u8>) -> bool {
     let n = data.len();
+    core.arrived.fetch_add(n as u64, Ordering::Relaxed);
     let chunk = Chunk {
         seq: core.hub.next_seq(),
         data,
