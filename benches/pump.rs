@@ -589,8 +589,8 @@ fn fanout() -> Vec<Row> {
     ]
 }
 
-/// Group::next_event while 1,000 silent children run: 11 s, so that one sweep for exits
-/// (every 10 s at 1,000 members) is included.
+/// Group::next_event while 1,000 silent children run: 21 s, so that one sweep for exits
+/// (every 20 s at 1,000 members) is included.
 fn group_idle() -> Vec<Row> {
     let group = Group::new();
     let mut options = Options::new();
@@ -602,13 +602,13 @@ fn group_idle() -> Vec<Row> {
     }
     let _ = group.next_event(Duration::from_millis(500));
     let ours = cpu_ms_per_s(|| {
-        let _ = group.next_event(Duration::from_secs(11));
+        let _ = group.next_event(Duration::from_secs(21));
     });
     group.kill_all().unwrap();
     while group.next_event(Duration::from_secs(60)).unwrap().is_some() {}
     vec![Row {
         workload: "idle CPU",
-        variant: "Group::next_event 11 s, 1,000 silent children",
+        variant: "Group::next_event 21 s, 1,000 silent children (one sweep for exits)",
         value: ours.map_or("needs /proc".to_string(), |v| format!("{v:.3} ms/s")),
         baseline: "-".into(),
         ratio: "-".into(),
