@@ -9,9 +9,10 @@
 //! (default: the number of CPUs). Every line a job prints is shown as it comes, prefixed with
 //! the job's number and program (stderr lines on stderr); on a terminal a progress line
 //! (done / running / failed of total) stays at the bottom. A job running longer than
-//! `--timeout` seconds is killed, and the example says so. The exit status is the worst of
-//! the jobs': the highest exit code, 124 for a job that timed out, 127 for one that could not
-//! start, 1 for one killed by a signal.
+//! `--timeout` seconds from its start is killed, and the example says so. The exit status is
+//! the highest of the failed jobs' codes, where a job that timed out counts as 124, one that
+//! could not start as 127, and one killed by a signal (or with a code outside 1-255) as 1;
+//! 0 if none failed.
 //!
 //! For example, with the crate's test child (`cargo build` makes it):
 //!
@@ -177,13 +178,15 @@ fn run(args: Args) -> procpump::Result<u8> {
             Some(d) => group.next_event_deadline(d),
             None => group.next_event(Duration::MAX),
         };
+        // Jobs are checked after every event too: steady output from one job must not keep
+        // another from its deadline.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            kill_overdue(&group, &mut jobs, args.timeout, &mut screen)?;
+        }
         let event = match next {
             Ok(Some(event)) => event,
             Ok(None) => break,
-            Err(e) if e.is_timeout() => {
-                kill_overdue(&group, &mut jobs, args.timeout, &mut screen)?;
-                continue;
-            }
+            Err(e) if e.is_timeout() => continue,
             Err(e) => return Err(e),
         };
         let Some(job) = jobs.get_mut(&event.id) else {
@@ -218,6 +221,13 @@ fn run(args: Args) -> procpump::Result<u8> {
                     worst = worst.max(code);
                     eprintln!("[{}] failed: {status}", job.name);
                 }
+            }
+            EventKind::WaitFailed(e) => {
+                job.done = true;
+                done += 1;
+                failed += 1;
+                worst = worst.max(1);
+                eprintln!("[{}] its exit status is unknown: {e}", job.name);
             }
             EventKind::SpawnFailed(e) => {
                 job.done = true;

@@ -58,7 +58,7 @@ impl ChildId {
 }
 
 impl fmt::Display for ChildId {
-    /// `#` and the index, as in `#3`.
+    /// Returns immediately, writing `#` and the index, as in `#3`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
     }
@@ -89,8 +89,11 @@ pub enum EventKind {
     Output(Stream, Vec<u8>),
     /// That stream ended: every byte of it was delivered (or taken by direct reads).
     ///
-    /// Also sent, after the bytes that came, for a stream a grandchild keeps open 100 ms
-    /// after the member exited: the group stops following it then.
+    /// Also sent for a stream a grandchild keeps open after the member exited, once the
+    /// group has seen the exit (see [`Group`] on the sweep) and the stream has stayed quiet
+    /// for 100 ms with nothing undelivered, or gone on 1 MiB past the exit. The group stops
+    /// following it then: later bytes are not delivered (a direct read can still take them
+    /// while the `Popen` is held).
     Eof(Stream),
     /// The member exited; it comes after all its `Output` and `Eof` events, and the group
     /// forgets the member ([`Group::get`] returns `None` from then on).
@@ -112,9 +115,16 @@ pub enum EventKind {
 ///
 /// Every member is a [`Popen`] (reach it with [`get`](Group::get)): it has a reader thread
 /// per captured output, and a writer thread for stdin only once input is sent to it; the
-/// group adds no thread. Waiting on the group costs no CPU while nothing happens (besides a
-/// sweep for exits every 10 ms per member, at least 0.5 s and at most 10 s apart). Every
-/// method takes `&self`, and `Group` is `Send + Sync`.
+/// group adds no thread. Every method but the builder [`kill_on_drop`](Group::kill_on_drop)
+/// takes `&self`, and `Group` is `Send + Sync`.
+///
+/// Waiting on the group costs no CPU while nothing happens, besides two kinds of polling
+/// for exits (std offers no portable way to wait for a child without blocking a thread on
+/// it). A member whose outputs have ended, or that has none captured, is polled with
+/// `try_wait`, backing off to every 100 ms. Members whose outputs are open are swept every
+/// 20 ms per member, at least 0.5 s and at most 20 s apart: their exit normally shows as
+/// EOF at once, but a member whose grandchild holds its pipes is seen to have exited only by
+/// the sweep, so its `Exit` can come that much later.
 ///
 /// ```
 /// use std::process::Command;
@@ -152,7 +162,9 @@ pub enum EventKind {
 /// Dropping the group returns at once and drops each member as a [`Popen`] is dropped: its
 /// stdin is closed, its readers end, and it is reaped by a small thread once it exits, so no
 /// zombie is left. Members keep running unless [`kill_on_drop`](Group::kill_on_drop) (or
-/// the member's own [`Options::kill_on_drop`]) was set. Queued commands never start.
+/// the member's own [`Options::kill_on_drop`]) was set. Queued commands never start. A
+/// member still held through an `Arc` from [`get`](Group::get) is dropped (and killed by its
+/// own option) only when that `Arc` is; the group's `kill_on_drop` kills it at once.
 pub struct Group {
     board: Arc<Board>,
     state: Mutex<State>,
@@ -172,6 +184,7 @@ impl fmt::Debug for Group {
 }
 
 impl Default for Group {
+    /// Returns immediately with [`Group::new`].
     fn default() -> Group {
         Group::new()
     }
@@ -328,17 +341,18 @@ impl Group {
         Ok(ChildId(id))
     }
 
-    /// Returns immediately with the id the command will have, with the default [`Options`]:
-    /// it starts now if fewer than the limit run, otherwise when a member's `Exit` event is
-    /// delivered; see [`queue_with`](Group::queue_with).
+    /// Returns once the child has started if fewer than the limit run, otherwise at once,
+    /// with the id the command has; the default [`Options`]. See
+    /// [`queue_with`](Group::queue_with).
     pub fn queue(&self, cmd: &mut Command) -> ChildId {
         self.queue_with(&Options::new(), cmd)
     }
 
-    /// Returns immediately with the id the command will have: it starts with `options` now
-    /// if fewer than the limit run, otherwise when [`next_event`](Group::next_event) delivers
-    /// a member's `Exit`; a [`Started`](EventKind::Started) event says when, a
-    /// [`SpawnFailed`](EventKind::SpawnFailed) event if it could not start.
+    /// Returns once the child has started if fewer than the limit run, otherwise at once,
+    /// with the id the command has. A command held back starts with `options` when
+    /// [`next_event`](Group::next_event) delivers a member's `Exit`; either way a
+    /// [`Started`](EventKind::Started) event says when, or a
+    /// [`SpawnFailed`](EventKind::SpawnFailed) event that it could not start.
     ///
     /// A command held back is taken out of `cmd` (with all its settings), which is left as a
     /// new `Command` with the same program, arguments, environment changes and directory.
@@ -360,7 +374,8 @@ impl Group {
     }
 
     /// Returns immediately with the member `id` while it runs or has events to deliver;
-    /// `None` for an id not started yet, or once its `Exit` event was delivered.
+    /// `None` for an id not started yet or never started (`SpawnFailed`, `Cancelled`), and
+    /// once its `Exit` (or `WaitFailed`) event was delivered.
     ///
     /// The `Popen` has the whole API: send input, kill, read directly. Bytes a direct read
     /// takes are not delivered as events.
@@ -432,8 +447,9 @@ impl Group {
         self.next_until(Limit::Deadline(deadline), "next_event_deadline")
     }
 
-    /// Blocks for each event, as an iterator that ends when the group is empty; each item is
-    /// what [`next_event`](Group::next_event) with no timeout returns.
+    /// Returns immediately with an iterator whose `next` blocks until the next event, and
+    /// which ends when the group is empty; each item is what
+    /// [`next_event`](Group::next_event) with no timeout returns.
     pub fn events(&self) -> GroupEvents<'_> {
         GroupEvents { group: self }
     }

@@ -157,10 +157,10 @@
 //! across the group; a member's [`Exit`](EventKind::Exit) comes after all its output. A
 //! member's bytes stay in the member until delivered, so [`Group::get`] and a direct read
 //! take bytes that are then never delivered as events. The group moves a member's output out
-//! of its channel only when what it holds is used up, so each member holds about twice its
-//! [`Options::read_ahead`] (64 KiB by default), more only for a line that long in line mode;
-//! a child that writes faster than the caller takes events waits on its pipe. Waiting on 1,000 silent children costs about
-//! 0.15 ms of CPU per second.
+//! of its channel only when what it holds is used up, so each captured stream holds about
+//! twice its [`Options::read_ahead`] (64 KiB by default), more only for a line that long in
+//! line mode; a child that writes faster than the caller takes events waits on its pipe. Waiting on 1,000 silent children costs about
+//! 0.09 ms of CPU per second.
 //!
 //! # Disconnection and drop
 //!

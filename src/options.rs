@@ -191,9 +191,10 @@ impl Options {
     /// [`Output`](crate::EventKind::Output) events carry one whole line each, ending with
     /// `\n` (`false` by default: each event is one chunk as the reader read it).
     ///
-    /// Only two kinds of event lack the `\n`: the last line of a stream that ends without
-    /// one, and the pieces of a line longer than [`output_capacity`](Options::output_capacity)
-    /// (each piece that long). Bytes are passed on as they are: a `\r\n` ending keeps its
+    /// Only these events lack the `\n`: the last line of a stream that ends without one (or
+    /// that the group stops following, see [`EventKind::Eof`](crate::EventKind::Eof)), and
+    /// the pieces of a line longer than [`output_capacity`](Options::output_capacity) (each
+    /// piece that long). Bytes are passed on as they are: a `\r\n` ending keeps its
     /// `\r`. A `Popen` outside a group ignores this option.
     pub fn lines(&mut self, lines: bool) -> &mut Self {
         self.lines = lines;

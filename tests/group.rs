@@ -1,5 +1,6 @@
-//! `Group`: many children on one event stream. Every test uses children that write both
-//! streams unevenly, in pieces, without flushing by hand, and checks every byte.
+//! `Group`: many children on one event stream. The main tests use children that write both
+//! streams unevenly, in pieces, without flushing by hand, and check every byte; others pin
+//! down the limit, kills, drops, line mode and timeouts with simpler children.
 
 mod common;
 
