@@ -186,6 +186,7 @@ mod input;
 mod options;
 mod output;
 mod pipes;
+mod pool;
 mod popen;
 mod process;
 mod select;

@@ -45,14 +45,13 @@ impl Pipes {
         let pid = child.id();
         let start = |which: Stream, pipe: Option<Source>| {
             pipe.map(|p| {
-                let name = format!("procpump-{pid}-{which}");
                 let sizes = Sizes {
                     capacity: opts.output_capacity,
                     read_ahead: opts.read_ahead,
                     chunk: opts.chunk_size.min(opts.output_capacity),
                     policy: opts.overflow[which as usize],
                 };
-                output::start(which, name, p, sizes, &hub)
+                output::start(which, p, sizes, &hub)
             })
             .transpose()
         };

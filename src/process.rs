@@ -18,9 +18,6 @@ use parking_lot::Mutex;
 use crate::pipes::{Activity, Pipes};
 use crate::Result;
 
-/// Stack size for the threads procpump starts; they only move bytes between heap buffers.
-pub(crate) const THREAD_STACK: usize = 64 * 1024;
-
 /// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
 const FIRST_POLL: Duration = Duration::from_micros(50);
 const LAST_POLL: Duration = Duration::from_millis(100);
@@ -158,11 +155,8 @@ impl Process {
         };
         // If no thread can be started, the child is left to the OS: it is reaped when this
         // process exits. Nothing better is possible without platform-specific calls.
-        let _ = thread::Builder::new()
-            .name(format!("procpump-reap-{}", self.pid))
-            .stack_size(THREAD_STACK)
-            .spawn(move || {
-                let _ = child.wait();
-            });
+        let _ = crate::pool::run(move || {
+            let _ = child.wait();
+        });
     }
 }

@@ -12,14 +12,12 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
 use crate::output::{Core, Stall, STALL_GRACE};
-use crate::process::THREAD_STACK;
 use crate::signal::{Hub, Signal};
 use crate::{Error, Result};
 
@@ -139,19 +137,16 @@ impl InputHandle {
     fn ensure_writer(&self) -> Result<()> {
         let mut idle = self.idle.lock();
         let Some(Idle {
-            name,
             pipe,
             rx,
             write_size,
+            ..
         }) = idle.take()
         else {
             return Ok(());
         };
         let shared = Arc::clone(&self.shared);
-        thread::Builder::new()
-            .name(name)
-            .stack_size(THREAD_STACK)
-            .spawn(move || writer::write_loop(pipe, &rx, write_size, &shared))?;
+        crate::pool::run(move || writer::write_loop(pipe, &rx, write_size, &shared))?;
         Ok(())
     }
 

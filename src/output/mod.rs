@@ -51,7 +51,6 @@ pub(crate) struct Sizes {
 /// Starts the reader thread for `pipe` and returns the stream's shared core.
 pub(crate) fn start<R: Read + Send + 'static>(
     stream: Stream,
-    name: String,
     pipe: R,
     sizes: Sizes,
     hub: &Arc<Hub>,
@@ -66,7 +65,7 @@ pub(crate) fn start<R: Read + Send + 'static>(
         sizes.policy,
         Arc::clone(hub),
     ));
-    reader::start(name, pipe, Arc::clone(&core), tx, sizes.chunk)?;
+    reader::start(pipe, Arc::clone(&core), tx, sizes.chunk)?;
     Ok(core)
 }
 
@@ -306,13 +305,7 @@ mod tests {
             policy: Overflow::Block,
         };
         let hub = Arc::new(Hub::with_link(None));
-        let core = start(
-            Stream::Stdout,
-            "test".into(),
-            Failing(Some(data)),
-            sizes,
-            &hub,
-        );
+        let core = start(Stream::Stdout, Failing(Some(data)), sizes, &hub);
         OutputHandle::new(core.unwrap(), None)
     }
 

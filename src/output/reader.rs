@@ -3,14 +3,12 @@
 use std::io::{self, Read};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread;
 
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::buffer::Chunk;
 use super::core::Core;
 use super::Msg;
-use crate::process::THREAD_STACK;
 use crate::Overflow;
 
 /// The size of a reader's first read; later ones grow up to the chunk size.
@@ -19,22 +17,17 @@ const FIRST_READ: usize = 4096;
 /// Starts the reader thread for `pipe`. It ends at EOF, on a read error, or once the `Popen`
 /// is gone; then it drops `tx` (the stream's end) and wakes the callers.
 pub(crate) fn start<R: Read + Send + 'static>(
-    name: String,
     pipe: R,
     core: Arc<Core>,
     tx: Sender<Msg>,
     chunk: usize,
 ) -> io::Result<()> {
-    thread::Builder::new()
-        .name(name)
-        .stack_size(THREAD_STACK)
-        .spawn(move || {
-            read_loop(pipe, &core, &tx, chunk);
-            drop(tx);
-            core.done.store(true, Ordering::Release);
-            core.hub.notify();
-        })?;
-    Ok(())
+    crate::pool::run(move || {
+        read_loop(pipe, &core, &tx, chunk);
+        drop(tx);
+        core.done.store(true, Ordering::Release);
+        core.hub.notify();
+    })
 }
 
 fn read_loop<R: Read>(mut pipe: R, core: &Core, tx: &Sender<Msg>, chunk: usize) {
