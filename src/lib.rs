@@ -130,7 +130,9 @@
 //!
 //! Each captured output pipe costs one thread with a 64 KiB stack, alive while its pipe is
 //! open; the stdin writer thread starts with the first byte sent (a child that is only
-//! `communicate(b"")`'d never gets one).
+//! `communicate(b"")`'d never gets one). A thread whose pipe ended waits up to 1 s to serve
+//! the next pipe procpump opens, then ends: a program that starts many children one after
+//! another pays few thread starts.
 //!
 //! Memory is spent where a call needs it. A reader reads ahead on its own only
 //! [`Options::read_ahead`] bytes (32 KiB by default): that is all a `Popen` nobody is
