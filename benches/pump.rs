@@ -422,7 +422,9 @@ fn cpu_ms_per_s(f: impl FnOnce()) -> Option<f64> {
 }
 
 fn idle() -> Vec<Row> {
-    type Case<'a> = (&'static str, &'a dyn Fn(&Popen), &'a dyn Fn());
+    // (name, what procpump does, std's baseline, how long the child sleeps in ms): a child
+    // that outlives the 1 s timed waits, so that they measure waiting and not its exit.
+    type Case<'a> = (&'static str, &'a dyn Fn(&Popen), &'a dyn Fn(), &'static str);
     let sleep: &dyn Fn() = &|| thread::sleep(Duration::from_secs(1));
     let std_wait: &dyn Fn() = &|| {
         let mut c = child(&["sleep", "1000"])
@@ -441,6 +443,7 @@ fn idle() -> Vec<Row> {
                     .unwrap();
             },
             sleep,
+            "5000",
         ),
         (
             "asyncread 1 s (std: thread::sleep)",
@@ -448,6 +451,7 @@ fn idle() -> Vec<Row> {
                 p.asyncread(Duration::from_secs(1)).unwrap();
             },
             sleep,
+            "5000",
         ),
         (
             "wait, child sleeps 1 s (std: Child::wait)",
@@ -455,6 +459,7 @@ fn idle() -> Vec<Row> {
                 p.wait().unwrap();
             },
             std_wait,
+            "1000",
         ),
     ];
     let show = |v: Option<f64>| v.map_or("needs /proc".to_string(), |v| format!("{v:.3} ms/s"));
@@ -464,7 +469,7 @@ fn idle() -> Vec<Row> {
     };
     cases
         .into_iter()
-        .map(|(name, f, baseline)| {
+        .map(|(name, f, baseline, child_ms)| {
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             for round in 0..3 {
                 // Pump threads left idle by earlier work end 1 s after their last pipe: a
@@ -474,7 +479,7 @@ fn idle() -> Vec<Row> {
                 if round == 1 {
                     theirs.push(cpu_ms_per_s(baseline));
                 }
-                let p = Popen::spawn(&mut child(&["sleep", "1000"])).unwrap();
+                let p = Popen::spawn(&mut child(&["sleep", child_ms])).unwrap();
                 // Let the pump threads start and block first: their start-up is not waiting.
                 thread::sleep(Duration::from_millis(50));
                 ours.push(cpu_ms_per_s(|| f(&p)));

@@ -21,10 +21,8 @@ use crate::Result;
 /// First poll interval after a sign of exit (an EOF), doubled up to `LAST_POLL` while idle.
 const FIRST_POLL: Duration = Duration::from_micros(50);
 const LAST_POLL: Duration = Duration::from_millis(100);
-/// How long to yield and poll when the outputs have ended, before sleeping: a child that
-/// closed its pipes by exiting is reapable within tens of microseconds, less than the
-/// shortest sleep the OS gives (a sleep costs 50 µs and more of timer slack).
-const QUICK_FOR: Duration = Duration::from_micros(200);
+/// How many times to yield and poll at once when the outputs have ended, before sleeping.
+const QUICK_POLLS: u32 = 4;
 /// How long one step waits while an output is still open: its EOF is the prompt exit signal,
 /// so `try_wait` is only the fallback (for a grandchild holding the pipe) and can be rare. A
 /// timed wake-up costs tens of microseconds of CPU on a VM: this keeps waiting near zero.
@@ -88,28 +86,27 @@ impl Process {
         let outputs = pipes.outputs();
         let _draining: Vec<_> = outputs.iter().map(|c| c.draining()).collect();
         let mut poll = FIRST_POLL;
-        let mut quick_until: Option<Instant> = None;
+        let mut quick = QUICK_POLLS;
         let mut was_open = true;
         loop {
             if let Some(status) = self.try_wait()? {
                 return Ok(Some(status));
             }
             let outputs_open = !pipes.open_outputs().is_empty();
-            let now = Instant::now();
             if was_open && !outputs_open {
                 // The outputs ended (perhaps seen by another thread): the exit is near.
                 poll = FIRST_POLL;
-                quick_until = Some(now + QUICK_FOR);
+                quick = QUICK_POLLS;
             }
             was_open = outputs_open;
-            if !outputs_open
-                && quick_until.is_some_and(|q| now < q)
-                && deadline.is_none_or(|d| now < d)
-            {
-                // The child is probably exiting: yield (it may need this CPU) and look again.
+            if quick > 0 && !outputs_open && deadline.is_none_or(|d| Instant::now() < d) {
+                // The outputs ended, so the child is probably exiting: that usually takes
+                // microseconds, less than the shortest sleep the OS gives. A few yields first.
+                quick -= 1;
                 thread::yield_now();
                 continue;
             }
+            let now = Instant::now();
             let step = if outputs_open { OPEN_POLL } else { poll };
             let step_end = match deadline {
                 Some(d) if d <= now => return Ok(None),
@@ -119,7 +116,7 @@ impl Process {
             match pipes.pump_step(step_end, outputs_open) {
                 Activity::Ended => {
                     poll = FIRST_POLL;
-                    quick_until = Some(Instant::now() + QUICK_FOR);
+                    quick = QUICK_POLLS;
                 }
                 Activity::Data => {}
                 Activity::Idle => poll = (poll * 2).min(LAST_POLL),
