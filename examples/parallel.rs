@@ -206,37 +206,17 @@ fn run(args: Args) -> procpump::Result<u8> {
                     let _ = sink.write_all(b"\n");
                 }
             }
-            EventKind::Exit(status) => {
-                job.done = true;
-                done += 1;
-                let code = if job.timed_out {
-                    124
-                } else {
-                    status
-                        .code()
-                        .map_or(1, |c| u8::try_from(c).unwrap_or(1).max(1))
-                };
-                if !status.success() {
-                    failed += 1;
-                    worst = worst.max(code);
-                    eprintln!("[{}] failed: {status}", job.name);
+            kind => {
+                if let Some(failure) = job_end(&kind, job.timed_out) {
+                    job.done = true;
+                    done += 1;
+                    if let Some((code, what)) = failure {
+                        failed += 1;
+                        worst = worst.max(code);
+                        eprintln!("[{}] {what}", job.name);
+                    }
                 }
             }
-            EventKind::WaitFailed(e) => {
-                job.done = true;
-                done += 1;
-                failed += 1;
-                worst = worst.max(1);
-                eprintln!("[{}] its exit status is unknown: {e}", job.name);
-            }
-            EventKind::SpawnFailed(e) => {
-                job.done = true;
-                done += 1;
-                failed += 1;
-                worst = worst.max(127);
-                eprintln!("[{}] could not start: {e}", job.name);
-            }
-            _ => {}
         }
         let _ = out.flush();
         let running = jobs
@@ -248,6 +228,27 @@ fn run(args: Args) -> procpump::Result<u8> {
     screen.clear();
     eprintln!("{done} jobs, {failed} failed");
     Ok(worst)
+}
+
+/// Whether an event ends its job (`Some`), and if the job failed, its exit status for the
+/// runner's own and what to say: a timeout counts as 124, a failed start as 127, a signal or
+/// a code outside 1-255 as 1.
+fn job_end(kind: &EventKind, timed_out: bool) -> Option<Option<(u8, String)>> {
+    match kind {
+        EventKind::Exit(status) if status.success() => Some(None),
+        EventKind::Exit(status) => {
+            let code = status.code().and_then(|c| u8::try_from(c).ok());
+            let code = if timed_out {
+                124
+            } else {
+                code.unwrap_or(1).max(1)
+            };
+            Some(Some((code, format!("failed: {status}"))))
+        }
+        EventKind::WaitFailed(e) => Some(Some((1, format!("its exit status is unknown: {e}")))),
+        EventKind::SpawnFailed(e) => Some(Some((127, format!("could not start: {e}")))),
+        _ => None,
+    }
 }
 
 /// Kills every job that has run longer than `limit`, saying so.

@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{child, HANG};
+use common::{child, zombies, HANG};
 use procpump::{EventKind, Group};
 
 fn threads() -> usize {
@@ -35,20 +35,6 @@ fn others_cpu_ns() -> u64 {
 fn my_cpu_ns() -> u64 {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
     s.split_whitespace().next().unwrap().parse().unwrap()
-}
-
-fn zombies() -> usize {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            let rest = &stat[stat.rfind(')').unwrap_or(0) + 2..];
-            let mut fields = rest.split(' ');
-            fields.next() == Some("Z") && fields.next() == Some(me.as_str())
-        })
-        .count()
 }
 
 const SILENT: usize = 1000;

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{child, HANG};
+use common::{child, zombies, HANG};
 use procpump::{Options, Popen};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,21 +25,6 @@ fn status_field(name: &str) -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with(name)).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// Children of this process that exited and were never reaped.
-fn zombies() -> usize {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            let rest = &stat[stat.rfind(')').unwrap_or(0) + 2..];
-            let mut fields = rest.split(' ');
-            fields.next() == Some("Z") && fields.next() == Some(me.as_str())
-        })
-        .count()
 }
 
 fn usage() -> Usage {
