@@ -42,7 +42,6 @@ impl Pipes {
         opts: &Options,
         hub: Arc<Hub>,
     ) -> io::Result<Pipes> {
-        let pid = child.id();
         let start = |which: Stream, pipe: Option<Source>| {
             pipe.map(|p| {
                 let sizes = Sizes {
@@ -63,7 +62,7 @@ impl Pipes {
         let stdin = child
             .stdin
             .take()
-            .map(|p| input(pid, p, opts, Arc::clone(&hub), outputs));
+            .map(|p| input(p, opts, Arc::clone(&hub), outputs));
         let handle = |core: &Option<Arc<Core>>, sibling: &Option<Arc<Core>>| {
             core.clone()
                 .map(|core| OutputHandle::new(core, sibling.clone()))
@@ -154,16 +153,9 @@ impl Pipes {
 /// The stdin handle: its queue holds `input_capacity` bytes in pieces of at most `chunk_size`,
 /// sixteen pieces at least, so that many small sends fit before it reports full. The writer
 /// joins what is queued into one vectored write of up to the same bound.
-fn input(
-    pid: u32,
-    pipe: ChildStdin,
-    opts: &Options,
-    hub: Arc<Hub>,
-    outputs: Vec<Arc<Core>>,
-) -> InputHandle {
+fn input(pipe: ChildStdin, opts: &Options, hub: Arc<Hub>, outputs: Vec<Arc<Core>>) -> InputHandle {
     let (slots, chunk) = slots_and_chunk(opts.input_capacity, opts.chunk_size, 16);
-    let name = format!("procpump-{pid}-stdin");
-    InputHandle::new(name, pipe, chunk, slots, opts.input_capacity, hub, outputs)
+    InputHandle::new(pipe, chunk, slots, opts.input_capacity, hub, outputs)
 }
 
 /// What one pump step saw.

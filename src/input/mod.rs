@@ -56,7 +56,6 @@ pub struct InputHandle {
 
 /// What the writer thread needs, kept until it is started.
 struct Idle {
-    name: String,
     pipe: Pipe,
     rx: Receiver<Vec<u8>>,
     write_size: usize,
@@ -65,7 +64,7 @@ struct Idle {
 impl std::fmt::Debug for Idle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Idle")
-            .field("name", &self.name)
+            .field("write_size", &self.write_size)
             .finish_non_exhaustive()
     }
 }
@@ -103,7 +102,6 @@ pub(super) struct Progress {
 impl InputHandle {
     /// Prepares the pump for `pipe`; the writer thread starts with the first send.
     pub(crate) fn new<W: Write + Send + 'static>(
-        name: String,
         pipe: W,
         chunk: usize,
         slots: usize,
@@ -113,7 +111,6 @@ impl InputHandle {
     ) -> InputHandle {
         let (tx, rx) = bounded(slots);
         let idle = Idle {
-            name,
             pipe: Box::new(pipe),
             rx,
             write_size: write_size.max(chunk),
@@ -140,7 +137,6 @@ impl InputHandle {
             pipe,
             rx,
             write_size,
-            ..
         }) = idle.take()
         else {
             return Ok(());
@@ -470,7 +466,7 @@ mod tests {
 
     fn pump_for(pipe: impl Write + Send + 'static, chunk: usize, slots: usize) -> InputHandle {
         let hub = Arc::new(Hub::with_link(None));
-        InputHandle::new("test".into(), pipe, chunk, slots, chunk, hub, Vec::new())
+        InputHandle::new(pipe, chunk, slots, chunk, hub, Vec::new())
     }
 
     fn soon() -> Option<Instant> {

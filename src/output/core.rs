@@ -130,24 +130,25 @@ impl Core {
 
     /// Returns once the buffer's lock is taken and the channel moved into the buffer.
     pub(crate) fn read(&self) -> Reading<'_> {
-        let mut reading = Reading {
+        let mut reading = self.lock();
+        reading.pull();
+        reading
+    }
+
+    /// Returns once the buffer's lock is taken; the channel is left as it is.
+    fn lock(&self) -> Reading<'_> {
+        Reading {
             core: self,
             buf: self.buf.lock(),
             moved: false,
-        };
-        reading.pull();
-        reading
+        }
     }
 
     /// Returns once the buffer's lock is taken; the channel is moved in only if the buffer
     /// is empty (call [`Reading::pull`] for more). A consumer that keeps up this way holds
     /// what the reader reads ahead and no more: the reader waits for the channel to empty.
     pub(crate) fn read_lazily(&self) -> Reading<'_> {
-        let mut reading = Reading {
-            core: self,
-            buf: self.buf.lock(),
-            moved: false,
-        };
+        let mut reading = self.lock();
         if reading.buf.len() == 0 {
             reading.pull();
         }
